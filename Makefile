@@ -1,0 +1,35 @@
+# One command to start, one to test. Everything lands in .venv; nothing system-wide.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LAB_STAMP := $(VENV)/.lab-installed
+TEST_STAMP := $(VENV)/.test-installed
+
+.PHONY: lab test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(LAB_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@ $(LAB_STAMP)
+
+lab: $(LAB_STAMP)
+	$(BIN)/python -m helpers.redis_server
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python -m helpers.redis_server
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) test-output

@@ -1,0 +1,203 @@
+"""Background servers and workers that a notebook cell starts, re-runs and stops.
+
+Learners re-run cells. Starting a service twice must replace the first one, a port
+held by another program must not end in an `Address already in use` traceback, and
+kernel exit must leave nothing running. So everything that runs in the background
+registers here under a name: registering a name again stops the old one first, and
+`stop_all()` runs at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import errno
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+class PortInUse(OSError):
+    """The requested port is taken and falling back to a free one was not allowed."""
+
+
+_registry: dict[str, Stoppable] = {}
+_lock = threading.Lock()
+
+
+def register(name: str, worker: Stoppable) -> Stoppable:
+    """Keep `worker` under `name`, stopping whatever held that name before."""
+    stop(name)
+    with _lock:
+        _registry[name] = worker
+    return worker
+
+
+def stop(name: str) -> bool:
+    """Stop the worker registered as `name`; False if there was none."""
+    with _lock:
+        worker = _registry.pop(name, None)
+    if worker is None:
+        return False
+    worker.stop()
+    return True
+
+
+def stop_all() -> list[str]:
+    """Stop every registered worker (newest first) and return their names."""
+    with _lock:
+        names = list(_registry)[::-1]
+    for name in names:
+        stop(name)
+    return names
+
+
+def running() -> list[str]:
+    """Names of the workers still registered."""
+    with _lock:
+        return list(_registry)
+
+
+atexit.register(stop_all)
+
+
+class QuietJSONHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive handler that answers JSON and logs nothing to stderr.
+
+    Stderr in a notebook shows as an error box, so request logs are dropped.
+    Subclasses implement do_GET / do_POST; other methods get 405 with JSON.
+    """
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server_version = "course/1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+    def send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _not_allowed(self) -> None:
+        self.send_json(405, {"error": f"method {self.command} not allowed"})
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _not_allowed
+
+
+class _Server(ThreadingHTTPServer):
+    """Tracks open connections so stop() can close keep-alive clients too."""
+
+    daemon_threads = True
+    request_queue_size = 128  # the default 5 times out under 64 concurrent clients
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            open_now = list(self.connections)
+        for conn in open_now:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+def bind(
+    handler: type[BaseHTTPRequestHandler],
+    port: int,
+    host: str = "127.0.0.1",
+    fallback: bool = True,
+    label: str = "server",
+) -> ThreadingHTTPServer:
+    """Bind an HTTP server; if `port` is taken and fallback is on, use a free port and say so."""
+    try:
+        return _Server((host, port), handler)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        if not fallback or port == 0:
+            raise PortInUse(
+                errno.EADDRINUSE,
+                f"Port {port} on {host} is in use by another program. Stop that program "
+                f"(`lsof -i :{port}` shows it) or choose another port; port 0 picks a free one.",
+            ) from None
+    server = _Server((host, 0), handler)
+    print(f"Port {port} is in use by another program: {label} is on port {server.server_port}.")
+    return server
+
+
+class HTTPService:
+    """An HTTP server running in a daemon thread, with a stop that really stops it."""
+
+    def __init__(
+        self,
+        name: str,
+        handler: type[BaseHTTPRequestHandler],
+        port: int = 0,
+        host: str = "127.0.0.1",
+        fallback: bool = True,
+    ) -> None:
+        self.name = name
+        self.server = bind(handler, port, host, fallback, label=name)
+        self.host, self.port = self.server.server_address[:2]
+        self.thread = threading.Thread(
+            target=self.server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"{name} (HTTP on {self.port})",
+            daemon=True,
+        )
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        """Stop accepting, drop open keep-alive connections, join the thread, free the port."""
+        if self.thread.is_alive():
+            self.server.shutdown()
+        self.server.close_connections()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+    def __repr__(self) -> str:
+        state = "running" if self.thread.is_alive() else "stopped"
+        return f"<{self.name} {state} at {self.url}>"
+
+
+def serve(
+    name: str,
+    handler: type[BaseHTTPRequestHandler],
+    port: int = 0,
+    host: str = "127.0.0.1",
+    fallback: bool = True,
+) -> HTTPService:
+    """Start `handler` under `name`, replacing an earlier service of that name first."""
+    stop(name)
+    service = HTTPService(name, handler, port, host, fallback)
+    register(name, service)
+    return service

@@ -1,0 +1,159 @@
+"""Pub/sub plumbing the lessons lean on: a background collector, waiting for subscribers,
+and per-user channel names.
+
+The lesson's own `subscribe` / `publish` calls stay in the notebook cells. What lives
+here is what a learner should not have to read first: a subscriber that records in a
+daemon thread, and the waits that make demonstrations deterministic without sleep().
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from helpers import background
+
+
+def namespace() -> str:
+    """A per-user channel prefix for shared servers: COURSE_NAMESPACE, else the hub user."""
+    return os.environ.get("COURSE_NAMESPACE") or os.environ.get("JUPYTERHUB_USER") or ""
+
+
+def channel(name: str) -> str:
+    """`name` inside this user's namespace, so two learners on one Redis don't hear each other."""
+    prefix = namespace()
+    return f"{prefix}:{name}" if prefix else name
+
+
+def wait_subscribed(pubsub: redis.client.PubSub, count: int, timeout: float = 5.0) -> None:
+    """Read confirmations until `count` (p)subscriptions are active on the server.
+
+    subscribe() only sends the command; a message published before the server has
+    processed it is lost. Returning from here means the subscription exists.
+    """
+    deadline = time.monotonic() + timeout
+    seen = 0
+    while seen < count:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"only {seen} of {count} subscriptions confirmed in {timeout} s")
+        message = pubsub.get_message(timeout=min(left, 0.5))
+        if message and message["type"] in ("subscribe", "psubscribe", "ssubscribe"):
+            seen += 1
+
+
+def wait_for_subscribers(
+    client: redis.Redis, channel_name: str, count: int, timeout: float = 5.0
+) -> int:
+    """Poll PUBSUB NUMSUB until `channel_name` has at least `count` subscribers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = client.pubsub_numsub(channel_name)[0][1]
+        if found >= count:
+            return found
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"{channel_name!r} has {found} subscribers, expected {count} within {timeout} s"
+            )
+        time.sleep(0.005)
+
+
+@dataclass(frozen=True)
+class Received:
+    """One message as a subscriber saw it, with when it arrived."""
+
+    channel: str
+    data: str
+    pattern: str | None
+    received_ns: int  # time.time_ns(): comparable across processes on one host
+    received_perf_ns: int  # time.perf_counter_ns(): precise within this process
+
+
+class Collector:
+    """A subscriber on its own connection that records messages in a daemon thread.
+
+    The subscription is confirmed before the constructor returns, so a publish
+    right after it is heard. By default it reconnects whenever Redis comes back
+    (each drop noted in `.disconnects`); with retries=False the first dropped
+    connection ends the collector and is kept in `.error`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        channels: tuple[str, ...] = (),
+        patterns: tuple[str, ...] = (),
+        name: str | None = None,
+        retries: bool = True,
+    ) -> None:
+        options: dict = {"decode_responses": True, "socket_timeout": None}
+        if not retries:
+            options["retry"] = Retry(NoBackoff(), 0)
+        self.client = redis.Redis.from_url(url, **options)
+        self.pubsub = self.client.pubsub()
+        self.messages: list[Received] = []
+        self.error: Exception | None = None
+        self.retries = retries
+        self.disconnects: list[tuple[int, str]] = []  # (time.time_ns(), error) per drop
+        self.name = name or f"collector {channels or patterns}"
+        self._stop = threading.Event()
+        if channels:
+            self.pubsub.subscribe(*channels)
+        if patterns:
+            self.pubsub.psubscribe(*patterns)
+        wait_subscribed(self.pubsub, len(channels) + len(patterns))
+        self.thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self.thread.start()
+        if name:
+            background.register(name, self)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                message = self.pubsub.get_message(timeout=0.1)
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+                if not self.retries:
+                    self.error = error
+                    return
+                # Keep trying until Redis is back; redis-py re-subscribes on reconnect.
+                self.disconnects.append((time.time_ns(), str(error)))
+                self._stop.wait(0.05)
+                continue
+            if message and message["type"] in ("message", "pmessage", "smessage"):
+                self.messages.append(
+                    Received(
+                        channel=message["channel"],
+                        data=message["data"],
+                        pattern=message.get("pattern"),
+                        received_ns=time.time_ns(),
+                        received_perf_ns=time.perf_counter_ns(),
+                    )
+                )
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:
+        """Wait until at least `count` messages arrived (or timeout); return what arrived."""
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline and self.running:
+            time.sleep(0.002)
+        return list(self.messages)
+
+    @property
+    def running(self) -> bool:
+        return self.thread.is_alive()
+
+    def stop(self) -> None:
+        """Stop the thread, then close the subscription and its connection."""
+        self._stop.set()
+        self.thread.join(timeout=5)
+        self.pubsub.close()
+        self.client.close()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<Collector {self.name!r} {state}, {len(self.messages)} messages>"

@@ -1,0 +1,106 @@
+"""Every notebook, run as a learner runs it: top to bottom in a fresh kernel, then every
+cell again in the same kernel. Both runs must end without error output, and the
+kernel must be left with nothing running: no registered background workers, no new
+threads, no child processes but its Redis, and no Redis once it has shut down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tests.conftest import NOTEBOOKS
+
+PROBE = """
+import json as _json, os as _os, threading as _threading
+from pathlib import Path as _Path
+from helpers import background as _background, redis_server as _redis_server
+_children = []
+for _task in _Path(f"/proc/{_os.getpid()}/task").glob("*"):
+    _children += (_task / "children").read_text().split()
+print(_json.dumps({
+    "threads": {str(t.ident): t.name for t in _threading.enumerate()},
+    "background": _background.running(),
+    "children": [int(c) for c in _children],
+    "redis_pid": _redis_server._embedded.pid if _redis_server._embedded else None,
+}))
+"""
+
+
+def notebook_paths() -> list[Path]:
+    return sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def problems(cells: list) -> list[str]:
+    """Error outputs and stderr text, with the cell they came from."""
+    found = []
+    for index, cell in enumerate(cells):
+        for output in cell.get("outputs", []):
+            if output["output_type"] == "error":
+                found.append(f"cell {index}: {output['ename']}: {output['evalue']}")
+            elif output["output_type"] == "stream" and output["name"] == "stderr":
+                found.append(f"cell {index} wrote to stderr: {output['text'][:500]}")
+    return found
+
+
+def probe(client: NotebookClient, nb) -> dict:
+    cell = nbformat.v4.new_code_cell(PROBE)
+    nb.cells.append(cell)
+    client.execute_cell(cell, len(nb.cells) - 1)
+    nb.cells.pop()
+    return json.loads(cell.outputs[-1]["text"].strip().splitlines()[-1])
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return ""
+
+
+@pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.stem)
+def test_notebook_runs_twice_and_leaves_nothing(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=180,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
+    with client.setup_kernel(
+        env={**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    ):
+        before = probe(client, nb)
+        code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+        for run in ("first run", "second run, same kernel"):
+            for index, cell in code_cells:
+                client.execute_cell(cell, index)
+            found = problems(nb.cells)
+            assert not found, f"{path.name}, {run}:\n" + "\n".join(found)
+        after = probe(client, nb)
+    assert after["background"] == [], f"{path.name} left background workers running"
+    new_threads = set(after["threads"]) - set(before["threads"])
+    assert not new_threads, (
+        f"{path.name} left threads: {[after['threads'][t] for t in new_threads]}"
+    )
+    others = [pid for pid in after["children"] if pid != after["redis_pid"] and alive(pid)]
+    assert not others, f"{path.name} left child processes {others}"
+    if after["redis_pid"]:
+        deadline = time.monotonic() + 10
+        while alive(after["redis_pid"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive(after["redis_pid"]), "the kernel's redis-server outlived the kernel"
