@@ -192,15 +192,20 @@ class EmbeddedRedis:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 return False
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock,
-            ):
-                sock.sendall(b"PING\r\n")
-                if sock.recv(64).startswith(b"+PONG"):
-                    return True
+            if self._answers():
+                return True
             time.sleep(0.002)
         return False
+
+    def _answers(self) -> bool:
+        """True once *our* process answers on the port, not some other server holding it."""
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5, socket_timeout=0.5)
+        try:
+            return client.info("server")["process_id"] == self.process.pid
+        except (redis.RedisError, OSError):
+            return False
+        finally:
+            client.close()
 
     def _log_tail(self) -> str:
         if self.workdir and (self.workdir / "redis.log").exists():
