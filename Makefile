@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 LAB_STAMP := $(VENV)/.lab-installed
 TEST_STAMP := $(VENV)/.test-installed
+# JupyterLab refuses to run as root (containers, CI) unless told it may.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test lint bench clean
 
@@ -21,7 +23,7 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 
 lab: $(LAB_STAMP)
 	$(BIN)/python -m helpers.redis_server
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks $(ROOT_FLAG)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
