@@ -1,0 +1,594 @@
+"""The original lab's two services: a publisher on port 8000 and a subscriber on port 8001.
+
+`GET /ping` on the publisher publishes a numbered, timestamped JSON message to
+`my_channel`; the subscriber listens on that channel and reports what it heard at
+`/messages` and `/stats`, including the sequence numbers it knows it missed. Both
+answer `/health`.
+
+Each runs two ways. In the kernel, `start_publisher()` / `start_subscriber()` run it
+in background threads that a cell can re-run (the new one replaces the old) and
+stop. As a process, the way it is deployed:
+
+    python -m helpers.services publisher --port 8000
+    python -m helpers.services subscriber --port 8001
+
+A Redis that goes away makes `/ping` answer 503 and the subscriber reconnect; both
+carry on once Redis is back, and the subscriber's `/stats` shows what it missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from helpers import background, pubsub, redis_server
+from helpers.redis_server import RedisUnavailable
+
+PUBLISHER_PORT = 8000
+SUBSCRIBER_PORT = 8001
+CHANNEL = "my_channel"
+RECONNECT_EVERY = 0.5  # seconds between a disconnected subscriber's attempts to get back
+KEEP = 1000  # messages a subscriber keeps for /messages
+READY = re.compile(r"listening on (http://\S+)")
+
+Route = Callable[[dict[str, list[str]]], tuple[int, Any]]
+
+
+class BadRequest(ValueError):
+    """A query parameter the service cannot use; answered with 400 and this message."""
+
+
+def check_port(port: Any) -> int:
+    """`port` as an int in 0-65535 (0: any free port), or a ValueError saying what to give."""
+    if isinstance(port, str) and port.strip().isdigit():
+        port = int(port)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(
+            f"{port!r} is not a port number: give a whole number from 1 to 65535, "
+            "or 0 for any free port"
+        )
+    return port
+
+
+def _where(url: str) -> str:
+    """host:port/db of a Redis URL, without any password, fit for messages."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 6379}{parts.path or '/0'}"
+
+
+def _iso(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="milliseconds")
+
+
+def _connect(url: str, who: str, **options: Any) -> redis.Redis:
+    """A client that fails fast, checked with PING, or RedisUnavailable saying what to do."""
+    try:
+        client = redis.Redis.from_url(
+            url, decode_responses=True, socket_connect_timeout=1, **options
+        )
+    except ValueError as error:
+        raise RedisUnavailable(
+            f"{who}: {url!r} is not a Redis URL ({error}). Use redis://HOST:PORT/DB."
+        ) from None
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        client.close()
+        raise RedisUnavailable(
+            f"{who}: no Redis answers at {_where(url)} ({error}). Start Redis (for example "
+            "`docker compose up -d redis`) or point --redis-url / REDIS_URL at a running one."
+        ) from None
+    return client
+
+
+class _Routes(background.QuietJSONHandler):
+    """GET routes of one service instance; unknown paths get 404, other methods 405."""
+
+    routes: dict[str, Route] = {}
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server looks for)
+        parts = urlsplit(self.path)
+        route = self.routes.get(parts.path.rstrip("/") or "/")
+        if route is None:
+            self.send_json(
+                404, {"error": f"no such path {parts.path!r}", "paths": list(self.routes)}
+            )
+            return
+        try:
+            status, body = route(parse_qs(parts.query))
+        except BadRequest as error:
+            status, body = 400, {"error": str(error)}
+        self.send_json(status, body)
+
+
+class _Service:
+    """What both services share: a Redis client, an HTTP server thread, a log, a stop."""
+
+    kind = "service"
+
+    def __init__(
+        self,
+        name: str,
+        redis_url: str,
+        channel: str,
+        port: int,
+        host: str,
+        fallback: bool,
+        echo: bool,
+        **redis_options: Any,
+    ) -> None:
+        self.name = name
+        self.redis_url = redis_url
+        self.channel = channel
+        self.echo = echo
+        port = check_port(port)
+        self.client = _connect(redis_url, name, **redis_options)
+        handler = type(f"{self.kind.title()}Handler", (_Routes,), {"routes": self.routes()})
+        try:
+            self.http = background.HTTPService(name, handler, port, host, fallback)
+        except BaseException:
+            self.client.close()
+            raise
+
+    def routes(self) -> dict[str, Route]:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        return self.http.url
+
+    @property
+    def port(self) -> int:
+        return self.http.port
+
+    def log(self, text: str) -> None:
+        """Print a timestamped line when echo is on (the process form logs to stdout)."""
+        if self.echo:
+            print(f"{datetime.now():%H:%M:%S.%f}"[:-3] + f" {self.kind}: {text}", flush=True)
+
+    def stop(self) -> None:
+        self.http.stop()
+        self.client.close()
+
+    def __repr__(self) -> str:
+        state = "running" if self.http.thread.is_alive() else "stopped"
+        return f"<{self.kind} {self.name!r} {state} at {self.url}, channel {self.channel!r}>"
+
+
+class Publisher(_Service):
+    """GET /ping publishes {seq, timestamp, sent_ns, source} to the channel."""
+
+    kind = "publisher"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.sequence = 0
+        self._publish_lock = threading.Lock()
+        # One quick retry reconnects after a Redis restart; more would only delay the 503.
+        super().__init__(*args, retry=Retry(NoBackoff(), 1), socket_timeout=2, **kwargs)
+
+    @property
+    def source(self) -> str:
+        """Who sent a message: the subscriber numbers each source's messages separately."""
+        return f"publisher@{socket.gethostname()}:{self.port}"
+
+    def routes(self) -> dict[str, Route]:
+        return {"/ping": self._ping, "/health": self._health}
+
+    def _ping(self, _query: dict) -> tuple[int, Any]:
+        # The number is only used up when the publish succeeds, so a gap at the
+        # subscriber always means messages that Redis accepted and it never got.
+        with self._publish_lock:
+            sent_ns = time.time_ns()
+            message = {
+                "seq": self.sequence + 1,
+                "timestamp": _iso(sent_ns),
+                "sent_ns": sent_ns,
+                "source": self.source,
+            }
+            try:
+                receivers = self.client.publish(self.channel, json.dumps(message))
+            except redis.RedisError as error:
+                self.log(f"Redis unreachable, nothing published: {error}")
+                return 503, {
+                    "error": f"Redis at {_where(self.redis_url)} is unreachable ({error}); "
+                    "nothing was published. The publisher keeps running: "
+                    "call /ping again once Redis is back."
+                }
+            self.sequence += 1
+        self.log(f"published #{message['seq']} to {self.channel!r}: {receivers} receiver(s)")
+        return 200, {"channel": self.channel, "message": message, "receivers": receivers}
+
+    def _health(self, _query: dict) -> tuple[int, Any]:
+        try:
+            self.client.ping()
+            redis_ok, problem = True, None
+        except redis.RedisError as error:
+            redis_ok, problem = False, str(error)
+        body = {
+            "status": "ok" if redis_ok else "redis unreachable",
+            "redis": _where(self.redis_url),
+            "redis_reachable": redis_ok,
+            "channel": self.channel,
+            "published": self.sequence,
+        }
+        if problem:
+            body["problem"] = problem
+        return (200 if redis_ok else 503), body
+
+
+class Subscriber(_Service):
+    """Listens on the channel in a daemon thread; /messages, /stats and /health report."""
+
+    kind = "subscriber"
+
+    def __init__(self, *args: Any, keep: int = KEEP, **kwargs: Any) -> None:
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.connected = False
+        self.received = 0
+        self.unnumbered = 0  # messages without a sequence number, e.g. published by hand
+        self.recent: deque[dict] = deque(maxlen=keep)
+        self.last_seq: dict[str, int] = {}  # per source: publishers number independently
+        self.gaps: list[dict] = []
+        self.publisher_restarts = 0
+        self.disconnects = 0
+        # No hidden retries and no read timeout: a dropped connection surfaces at
+        # once, and the loop below reconnects and re-subscribes in plain sight.
+        super().__init__(*args, retry=Retry(NoBackoff(), 0), socket_timeout=None, **kwargs)
+        try:
+            self._pubsub = self._subscribe()
+        except redis.RedisError as error:
+            super().stop()
+            raise RedisUnavailable(f"{self.name}: could not subscribe ({error})") from None
+        self.thread = threading.Thread(
+            target=self._listen, name=f"{self.name} (listening on {self.channel})", daemon=True
+        )
+        self.thread.start()
+
+    def routes(self) -> dict[str, Route]:
+        return {"/messages": self._messages, "/stats": self._stats, "/health": self._health}
+
+    def _subscribe(self) -> redis.client.PubSub:
+        """A fresh subscription, confirmed by the server before it is used."""
+        subscription = self.client.pubsub()
+        try:
+            subscription.subscribe(self.channel)
+            pubsub.wait_subscribed(subscription, 1, timeout=2)
+        except (redis.RedisError, TimeoutError):
+            subscription.close()
+            raise
+        self.connected = True
+        return subscription
+
+    def _listen(self) -> None:
+        try:
+            while not self._stop.is_set():
+                try:
+                    message = self._pubsub.get_message(timeout=0.1)
+                except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+                    self._reconnect(error)
+                    continue
+                if message and message["type"] == "message":
+                    self._record(message["data"])
+        finally:
+            self._pubsub.close()
+
+    def _reconnect(self, error: Exception) -> None:
+        """Try every RECONNECT_EVERY seconds until subscribed again or stopped."""
+        self._pubsub.close()
+        self.connected = False
+        self.disconnects += 1
+        self.log(f"lost Redis ({error}); retrying every {RECONNECT_EVERY} s")
+        while not self._stop.wait(RECONNECT_EVERY):
+            try:
+                self._pubsub = self._subscribe()
+            except (redis.RedisError, TimeoutError):
+                continue
+            self.log(f"reconnected, listening on {self.channel!r} again")
+            return
+
+    def _record(self, data: str) -> None:
+        received_ns = time.time_ns()
+        try:
+            message = json.loads(data)
+        except ValueError:
+            message = data
+        entry: dict[str, Any] = {"received_at": _iso(received_ns), "message": message}
+        sent_ns = message.get("sent_ns") if isinstance(message, dict) else None
+        if isinstance(sent_ns, int):
+            entry["latency_us"] = (received_ns - sent_ns) / 1000
+        with self._lock:
+            self.received += 1
+            self.recent.append(entry)
+            if isinstance(message, dict) and isinstance(message.get("seq"), int):
+                self._track(str(message.get("source")), message["seq"])
+            else:
+                self.unnumbered += 1
+        self.log(f"received {data}")
+
+    def _track(self, source: str, seq: int) -> None:
+        """Note a gap when a source's number jumps; a number going back is a restart."""
+        last = self.last_seq.get(source)
+        if last is not None and seq > last + 1:
+            self.gaps.append(
+                {"source": source, "from": last + 1, "to": seq - 1, "missed": seq - last - 1}
+            )
+        elif last is not None and seq <= last:
+            self.publisher_restarts += 1
+        self.last_seq[source] = seq
+
+    def _messages(self, query: dict) -> tuple[int, Any]:
+        text = query.get("n", ["10"])[-1]
+        if not text.isdigit():
+            raise BadRequest(f"n={text!r}: give the number of messages, for example /messages?n=5")
+        with self._lock:
+            recent = list(self.recent)
+        count = int(text)
+        return 200, {"channel": self.channel, "messages": recent[-count:] if count else []}
+
+    def _stats(self, _query: dict) -> tuple[int, Any]:
+        with self._lock:
+            newest = self.recent[-1]["message"] if self.recent else None
+            return 200, {
+                "channel": self.channel,
+                "received": self.received,
+                "last_seq": newest.get("seq") if isinstance(newest, dict) else None,
+                "missed": sum(gap["missed"] for gap in self.gaps),
+                "gaps": list(self.gaps),
+                "publisher_restarts": self.publisher_restarts,
+                "unnumbered": self.unnumbered,
+                "disconnects": self.disconnects,
+                "connected": self.connected,
+            }
+
+    def _health(self, _query: dict) -> tuple[int, Any]:
+        body = {
+            "status": "ok" if self.connected else "redis unreachable, reconnecting",
+            "redis": _where(self.redis_url),
+            "subscribed": self.connected,
+            "channel": self.channel,
+        }
+        return (200 if self.connected else 503), body
+
+    def stop(self) -> None:
+        """Stop listening (the thread closes its subscription), then the HTTP server."""
+        self._stop.set()
+        self.thread.join(timeout=5)
+        super().stop()
+
+
+def _start(
+    cls: type[_Service],
+    name: str,
+    port: int,
+    redis_url: str | None,
+    channel: str,
+    host: str,
+    fallback: bool,
+    **options: Any,
+) -> Any:
+    background.stop(name)  # frees the port a re-run cell asks for again
+    service = cls(
+        name,
+        redis_url or redis_server.server().url,
+        pubsub.channel(channel),
+        port,
+        host,
+        fallback,
+        False,  # no printing from background threads into whichever cell runs
+        **options,
+    )
+    background.register(name, service)
+    return service
+
+
+def start_publisher(
+    port: int = PUBLISHER_PORT,
+    *,
+    redis_url: str | None = None,
+    channel: str = CHANNEL,
+    host: str = "127.0.0.1",
+    fallback: bool = True,
+    name: str | None = None,
+) -> Publisher:
+    """Run the publisher in this kernel; calling it again replaces the earlier one.
+
+    The channel gets this user's namespace prefix (pubsub.channel); a busy port
+    falls back to a free one and says so, unless fallback=False.
+    """
+    name = name or f"publisher :{port}"
+    return _start(Publisher, name, port, redis_url, channel, host, fallback)
+
+
+def start_subscriber(
+    port: int = SUBSCRIBER_PORT,
+    *,
+    redis_url: str | None = None,
+    channel: str = CHANNEL,
+    host: str = "127.0.0.1",
+    fallback: bool = True,
+    name: str | None = None,
+    keep: int = KEEP,
+) -> Subscriber:
+    """Run a subscriber in this kernel; calling it again (same port or name) replaces it."""
+    name = name or f"subscriber :{port}"
+    return _start(Subscriber, name, port, redis_url, channel, host, fallback, keep=keep)
+
+
+def get(url: str, timeout: float = 5.0) -> tuple[int, Any]:
+    """GET `url` and return (status, JSON body), error statuses included.
+
+    Proxies from the environment are ignored: the services are on loopback.
+    """
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, json.loads(error.read())
+
+
+class ServiceProcess:
+    """A service run as its own process, as deployed; its output goes to a log file.
+
+    Started in a session of its own so interrupting the kernel leaves it alone;
+    stop() sends SIGINT (Ctrl+C) and waits for it to exit.
+    """
+
+    def __init__(self, name: str, command: list[str], timeout: float = 15.0) -> None:
+        self.name = name
+        self.command = command
+        handle, path = tempfile.mkstemp(prefix="course-service-", suffix=".log")
+        self.log_path = Path(path)
+        self._output = ""
+        with os.fdopen(handle, "w") as log:
+            self.process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                start_new_session=True,
+            )
+        try:
+            self.url = self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = READY.search(self.output())
+            if found:
+                return found.group(1).rstrip(",")
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with code {self.process.returncode}:\n{self.output()}"
+                )
+            time.sleep(0.02)
+        raise TimeoutError(
+            f"{self.name} did not say it was listening within {timeout} s:\n{self.output()}"
+        )
+
+    def output(self) -> str:
+        """Everything the process printed so far (kept after stop)."""
+        if self.log_path.exists():
+            self._output = self.log_path.read_text()
+        return self._output
+
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        """Signal the process, wait for it (kill after 5 s), and return its exit code."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.output()
+        self.log_path.unlink(missing_ok=True)
+        return self.process.returncode
+
+    def __repr__(self) -> str:
+        state = "running" if self.process.poll() is None else f"exited ({self.process.returncode})"
+        return f"<process {self.name!r} pid {self.process.pid} {state}>"
+
+
+def launch(name: str, command: list[str], timeout: float = 15.0) -> ServiceProcess:
+    """Start `command` as a process registered under `name`; waits until it is listening."""
+    background.stop(name)
+    return background.register(name, ServiceProcess(name, command, timeout))
+
+
+def _port_argument(text: str) -> int:
+    try:
+        return check_port(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one service in the foreground until SIGINT (Ctrl+C) or SIGTERM."""
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.services",
+        description="The lab's publisher (GET /ping publishes) or subscriber (prints, "
+        "and reports at /messages and /stats).",
+    )
+    parser.add_argument("kind", choices=["publisher", "subscriber"])
+    parser.add_argument(
+        "--port", type=_port_argument, help="default 8000 (publisher) or 8001 (subscriber)"
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (0.0.0.0 inside a container)"
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="default: $REDIS_URL, else redis://127.0.0.1:6379/0",
+    )
+    parser.add_argument(
+        "--channel",
+        default=CHANNEL,
+        help="channel name; $COURSE_NAMESPACE or $JUPYTERHUB_USER is put in front of it",
+    )
+    parser.add_argument(
+        "--no-fallback",
+        action="store_true",
+        help="exit if the port is taken (default: use a free one)",
+    )
+    args = parser.parse_args(argv)
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    cls = Publisher if args.kind == "publisher" else Subscriber
+    port = args.port
+    if port is None:
+        port = PUBLISHER_PORT if args.kind == "publisher" else SUBSCRIBER_PORT
+    channel = pubsub.channel(args.channel)
+    try:
+        service = cls(
+            args.kind, args.redis_url, channel, port, args.host, not args.no_fallback, True
+        )
+    except RedisUnavailable as error:
+        print(error, file=sys.stderr, flush=True)
+        return 1
+    except OSError as error:  # PortInUse, or an address this machine does not have
+        print(f"{args.kind}: {error}", file=sys.stderr, flush=True)
+        return 1
+    service.log(
+        f"listening on {service.url}, channel {channel!r}, Redis at {_where(args.redis_url)}. "
+        "Ctrl+C stops."
+    )
+    stopping.wait()
+    service.stop()
+    service.log("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
