@@ -33,5 +33,11 @@ test: lint
 	$(BIN)/python -m helpers.redis_server
 	$(BIN)/pytest
 
+# Not part of `make test` (tests/test_bench.py runs a tiny version). Installs its peers
+# (redis-benchmark, jayson) where it can, then writes bench/results.md. Under 10 minutes.
+bench: $(TEST_STAMP)
+	bench/setup.sh
+	$(BIN)/python bench/run.py
+
 clean:
-	rm -rf $(VENV) test-output
+	rm -rf $(VENV) test-output bench/out bench/node_modules
