@@ -24,6 +24,8 @@ import datetime
 import os
 import sys
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import course_figures
@@ -91,65 +93,88 @@ def pick(name: str, quick: bool):
     return tiny if quick else full
 
 
+class Bench:
+    """One run: the measurements in order, each guarded so that one failure is one row."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.began = time.monotonic()
+        self.info = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")}
+        self.info |= report.machine()
+        self.rows: list[report.Row] = []
+        self.latencies: dict[str, dict[str, list[float]]] = {}
+
+    def counts(self, name: str):
+        return pick(name, self.args.quick)
+
+    def measure(self, name: str, measure: Callable[[], tuple[list[report.Row], dict]]) -> None:
+        """Run one measurement and keep its rows; a failure becomes a row saying so."""
+        print(f"bench: {name} ({time.monotonic() - self.began:.0f} s)", flush=True)
+        try:
+            rows, latencies = measure()
+        except Exception as error:  # the table says it failed; the traceback goes to stderr
+            traceback.print_exc()
+            failed = f"**FAILED**: {type(error).__name__}: {error}".replace("\n", " ")[:300]
+            rows, latencies = [report.Row(name, failed, verdict="**FAILED**")], {}
+        self.rows += rows
+        if latencies:
+            self.latencies[name] = latencies
+
+    def ping(self, server: EmbeddedRedis) -> tuple[list[report.Row], dict]:
+        row = redis_figures.ping(server, *self.counts("ping"))
+        return [row], {"redis-py PING": row.data["latencies_s"]}
+
+    def course(self) -> tuple[list[report.Row], dict]:
+        paths = sorted(course_figures.NOTEBOOKS.glob(self.args.notebooks))
+        if not paths:
+            return [report.Row("Whole course", f"no notebook matches {self.args.notebooks!r}")], {}
+        all_notebooks = len(list(course_figures.NOTEBOOKS.glob("*.ipynb")))
+        budget = TOTAL_BUDGET_S - (time.monotonic() - self.began)
+        rounds = course_figures.course(paths, self.counts("course"), budget)
+        return course_figures.rows(rounds, all_notebooks), {}
+
+    def run(self) -> None:
+        self.measure(
+            "Embedded Redis start", lambda: ([redis_figures.start_time(self.counts("start"))], {})
+        )
+        server = EmbeddedRedis().start()
+        try:
+            self.info["redis-server"] = f"{server.version()} ({server.origin})"
+            self.measure("PING round trip from redis-py", lambda: self.ping(server))
+            self.measure(
+                "Pub/sub end to end: the pack's harness vs a raw loop",
+                lambda: pubsub_figures.measure(server, *self.counts("pubsub")),
+            )
+        finally:
+            server.stop()
+        self.measure(
+            "JSON-RPC round trip, one keep-alive connection",
+            lambda: rpc_figures.measure(*self.counts("rpc"), self.args.without_node),
+        )
+        self.measure("The course, each notebook in a fresh kernel", self.course)
+
+    def write(self) -> None:
+        """The table to stdout and the results file, the JSON, the plot."""
+        args = self.args
+        self.info["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        took = f"{time.monotonic() - self.began:.0f} s"
+        self.info["bench took"] = took + (" (--quick)" if args.quick else "")
+        text = report.markdown(self.rows, self.info, NOTES)
+        print(text)
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        args.results.write_text(text)
+        args.out.mkdir(parents=True, exist_ok=True)
+        settings = {name: self.counts(name) for name in COUNTS} | {"notebooks": args.notebooks}
+        report.write_json(args.out / "results.json", self.rows, self.info, settings)
+        written = [args.results, args.out / "results.json"]
+        written.append(report.plot(args.out / "latency.png", self.latencies))
+        print("bench: wrote " + ", ".join(str(path) for path in written if path))
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = arguments(argv)
-    began = time.monotonic()
-    args.out.mkdir(parents=True, exist_ok=True)
-    info = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")}
-    info |= report.machine()
-    rows: list[report.Row] = []
-
-    def progress(what: str) -> None:
-        print(f"bench: {what} ({time.monotonic() - began:.0f} s)", flush=True)
-
-    progress("embedded Redis start")
-    rows.append(redis_figures.start_time(pick("start", args.quick)))
-    server = EmbeddedRedis().start()
-    try:
-        info["redis-server"] = f"{server.version()} ({server.origin})"
-        progress("PING round trip")
-        repeats, count, bench_count = pick("ping", args.quick)
-        ping = redis_figures.ping(server, repeats, count, bench_count)
-        rows.append(ping)
-        progress("pub/sub latency")
-        pubsub_rows, pubsub_latencies = pubsub_figures.measure(server, *pick("pubsub", args.quick))
-        rows += pubsub_rows
-    finally:
-        server.stop()
-    progress("JSON-RPC servers")
-    rpc_rows, rpc_latencies = rpc_figures.measure(*pick("rpc", args.quick), args.without_node)
-    rows += rpc_rows
-
-    paths = sorted(course_figures.NOTEBOOKS.glob(args.notebooks))
-    all_notebooks = len(list(course_figures.NOTEBOOKS.glob("*.ipynb")))
-    if paths:
-        progress(f"the course: {len(paths)} notebook(s), each in a fresh kernel")
-        budget = TOTAL_BUDGET_S - (time.monotonic() - began)
-        rounds = course_figures.course(paths, pick("course", args.quick), budget)
-        rows += course_figures.rows(rounds, all_notebooks)
-    else:
-        rows.append(report.Row("Whole course", f"no notebook matches {args.notebooks!r}"))
-
-    info["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    info["bench took"] = f"{time.monotonic() - began:.0f} s" + (" (--quick)" if args.quick else "")
-    text = report.markdown(rows, info, NOTES)
-    print(text)
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(text)
-    settings = {name: pick(name, args.quick) for name in COUNTS} | {"notebooks": args.notebooks}
-    report.write_json(args.out / "results.json", rows, info, settings)
-    plotted = report.plot(
-        args.out / "latency.png",
-        {
-            "pub/sub end to end: the pack's harness vs a raw loop": pubsub_latencies,
-            "JSON-RPC round trip, one keep-alive connection": rpc_latencies,
-            "PING round trip from redis-py": {"redis-py PING": ping.data["latencies_s"]},
-        },
-    )
-    print(
-        f"bench: wrote {args.results}, {args.out / 'results.json'}"
-        + (f", {plotted}" if plotted else "")
-    )
+    bench = Bench(arguments(argv))
+    bench.run()
+    bench.write()
     return 0
 
 

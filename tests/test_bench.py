@@ -54,6 +54,7 @@ def test_quick_bench_writes_every_row(tmp_path: Path) -> None:
     assert re.search(r"\*\*date\*\*: \d{4}-\d\d-\d\d", text), "the report names no date"
     assert "**cores**" in text and "**redis-server**" in text, "the machine is not described"
 
+    assert "**FAILED**" not in text, text
     rows = table_rows(text)
     for prefix in EXPECTED_ROWS:
         find(rows, prefix)
