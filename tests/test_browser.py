@@ -1,0 +1,235 @@
+"""Every notebook run the way a learner runs it: in JupyterLab, in a real browser.
+
+A notebook can pass headless execution and still fail in the UI: a plot that does
+not show, a kernel that is not found, a dialog that blocks the first run. So for
+each notebooks/*.ipynb this opens a stripped copy in a real JupyterLab driven by
+headless Chromium, waits for the kernel, clicks Run > Run All Cells, and checks
+what the page shows: no error or stderr output, an execution count on every code
+cell, an image for every cell that draws a plot. A screenshot of the whole notebook
+goes to test-output/browser/ either way.
+
+Without Chromium the tests skip (saying how to install it); with REQUIRE_BROWSER=1,
+as .ci/run sets, they fail instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tests.browser_lab import INSTALL_CHROMIUM, JupyterLab, chromium_args, find_chromium
+from tests.conftest import NOTEBOOKS
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+PlaywrightError = playwright_api.Error
+
+SECOND = 1000  # Playwright counts milliseconds
+PAGE_TIMEOUT = 120 * SECOND
+KERNEL_TIMEOUT = 180 * SECOND
+RUN_TIMEOUT = 900 * SECOND
+VIEWPORT = {"width": 1280, "height": 900}
+MAX_SCREENSHOT_HEIGHT = 30_000
+
+# A code cell that calls one of these draws a figure, so the page must show an image for it.
+DRAWS_PLOT = re.compile(
+    r"\bplots\.\w+\(|\bplt\.(?!close|rc|style|ioff|ion|switch_backend)\w+\("
+    r"|\.(plot|hist|bar|barh|scatter|ecdf|step|boxplot|violinplot|imshow)\("
+)
+SHOWS_WIDGET = re.compile(r"\b(widgets\.\w+|interact|interactive)\(")
+
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+
+KERNEL_READY = """(panel) => {
+    const status = document.querySelector(panel + ' .jp-Notebook-ExecutionIndicator');
+    const name = document.querySelector(panel + ' .jp-Toolbar-kernelName');
+    const kernel = name ? name.getAttribute('aria-label') || '' : '';
+    return status !== null && status.dataset.status === 'idle'
+        && kernel !== '' && kernel !== 'No Kernel'
+        && document.querySelector('.jp-Dialog') === null;
+}"""
+
+RUN_FINISHED = """(panel) => {
+    if (document.querySelector('.jp-Dialog') !== null) return true;  // reported below
+    const root = document.querySelector(panel);
+    if (root === null) return false;
+    const status = root.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status;
+    const prompts = [...root.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+        .map(p => p.textContent.trim());
+    const failed = root.querySelector(
+        '[data-mime-type="application/vnd.jupyter.stderr"]') !== null;
+    const images = [...root.querySelectorAll('.jp-OutputArea-output img')];
+    return status === 'idle'
+        && !prompts.some(p => p.includes('*'))
+        && (failed || prompts.every(p => /^\\[\\d+\\]:$/.test(p)))
+        && images.every(img => img.complete);
+}"""
+
+PAGE_STATE = """(panel) => {
+    const root = document.querySelector(panel);
+    const text = (selector) => [...root.querySelectorAll(selector)]
+        .map(e => e.textContent.trim());
+    return {
+        status: root.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status,
+        kernel: root.querySelector('.jp-Toolbar-kernelName')?.getAttribute('aria-label'),
+        dialogs: [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText.trim()),
+        cells: [...root.querySelectorAll('.jp-Notebook .jp-Cell')].map(cell => ({
+            code: cell.classList.contains('jp-CodeCell'),
+            prompt: cell.querySelector('.jp-InputPrompt')?.textContent.trim() ?? '',
+            stderr: [...cell.querySelectorAll(
+                '[data-mime-type="application/vnd.jupyter.stderr"]')]
+                .map(e => e.innerText.slice(0, 800)),
+            images: [...cell.querySelectorAll('.jp-OutputArea-output img')]
+                .map(img => img.naturalWidth > 0 && img.naturalHeight > 0),
+            widgets: cell.querySelectorAll('.jp-OutputArea-output .jupyter-widgets').length,
+        })),
+    };
+}"""
+
+
+def notebook_paths() -> list[Path]:
+    return sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
+    """One JupyterLab server for the whole session, stopped with its kernels at the end."""
+    server = JupyterLab(tmp_path_factory.mktemp("jupyterlab"))
+    try:
+        server.start()
+    except RuntimeError as error:
+        pytest.fail(f"JupyterLab did not start: {error}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium, headless, for the whole session; skip (or fail in CI) without it."""
+    executable = find_chromium()
+    if executable is None:
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(f"REQUIRE_BROWSER=1 but: {INSTALL_CHROMIUM}")
+        pytest.skip(INSTALL_CHROMIUM)
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=chromium_args()
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def copy_stripped(path: Path, root: Path) -> str:
+    """Put a copy without outputs in the server root (JupyterLab autosaves what it runs)."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    nbformat.write(nb, root / path.name)
+    return path.name
+
+
+def wait(page, script: str, timeout: int, what: str) -> None:
+    """Wait for a condition in the page; on expiry say what and show the page's state."""
+    try:
+        page.wait_for_function(script, arg=PANEL, timeout=timeout, polling=100)
+    except PlaywrightError as error:
+        seen = "no notebook panel in the page"
+        if page.query_selector(PANEL):
+            state = page.evaluate(PAGE_STATE, PANEL)
+            prompts = [cell["prompt"] for cell in state.pop("cells") if cell["code"]]
+            seen = f"{state}, code cell prompts {prompts}"
+        raise AssertionError(
+            f"{what} did not happen within {timeout // SECOND} s "
+            f"({error.message.splitlines()[0]}); the page shows {seen}"
+        ) from None
+
+
+def run_all_cells(page) -> None:
+    """Run > Run All Cells, clicked in the menu bar as a learner would."""
+    page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
+    page.locator('.lm-Menu [data-command="runmenu:run-all"]').click()
+
+
+def save_screenshot(page, path: Path) -> None:
+    """The whole notebook in one image: grow the window until nothing needs scrolling."""
+    scroller = page.locator(f"{PANEL} .jp-WindowedPanel-outer")
+    hidden = scroller.evaluate("e => { e.scrollTop = 0; return e.scrollHeight - e.clientHeight; }")
+    if hidden > 0:
+        height = min(VIEWPORT["height"] + hidden, MAX_SCREENSHOT_HEIGHT)
+        page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
+        page.wait_for_function(
+            f"() => window.innerHeight === {height}", timeout=PAGE_TIMEOUT, polling=100
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.locator(PANEL).screenshot(path=path, timeout=PAGE_TIMEOUT)
+
+
+def problems(nb, state: dict) -> list[str]:
+    """What the page shows that a learner should not see, cell by cell."""
+    found = [f"a dialog is open: {text!r}" for text in state["dialogs"]]
+    if len(state["cells"]) != len(nb.cells):
+        return [*found, f"the page shows {len(state['cells'])} cells, the file has {len(nb.cells)}"]
+    for index, (cell, shown) in enumerate(zip(nb.cells, state["cells"], strict=True)):
+        if cell.cell_type != "code":
+            continue
+        found += [f"cell {index} shows error/stderr output:\n{text}" for text in shown["stderr"]]
+        if not re.fullmatch(r"\[\d+\]:", shown["prompt"]):
+            found.append(f"cell {index} got no execution count (prompt {shown['prompt']!r})")
+        if not all(shown["images"]):
+            found.append(f"cell {index} has an image that did not load")
+        if DRAWS_PLOT.search(code_lines(cell.source)) and not shown["images"]:
+            found.append(f"cell {index} draws a plot but the page shows no image for it")
+        if SHOWS_WIDGET.search(code_lines(cell.source)) and not shown["widgets"]:
+            found.append(f"cell {index} shows a widget but the page shows none")
+    return found
+
+
+def code_lines(source: str) -> str:
+    """The source without imports and comments, so `import matplotlib` alone draws nothing."""
+    kept = []
+    for line in source.splitlines():
+        stripped = line.strip()
+        if not stripped.startswith(("#", "import ", "from ")):
+            kept.append(line)
+    return "\n".join(kept)
+
+
+@pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.stem)
+def test_notebook_runs_in_jupyterlab(
+    path: Path, browser, lab: JupyterLab, output_dir: Path
+) -> None:
+    nb = nbformat.read(path, as_version=4)
+    name = copy_stripped(path, lab.root)
+    shot = output_dir / "browser" / f"{path.stem}.png"
+    shot.unlink(missing_ok=True)
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        page.goto(lab.notebook_url(name), timeout=PAGE_TIMEOUT)
+        wait(
+            page, KERNEL_READY, KERNEL_TIMEOUT, "the kernel becoming ready (idle, named, no dialog)"
+        )
+        run_all_cells(page)
+        wait(page, RUN_FINISHED, RUN_TIMEOUT, "Run All Cells finishing")
+        state = page.evaluate(PAGE_STATE, PANEL)
+        save_screenshot(page, shot)
+    except BaseException:
+        with contextlib.suppress(PlaywrightError):
+            save_screenshot(page, shot)
+        raise
+    finally:
+        context.close()
+        lab.shut_down_kernels()
+    found = problems(nb, state)
+    assert not found, f"{path.name} in JupyterLab (screenshot: {shot}):\n" + "\n".join(found)
