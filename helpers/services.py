@@ -437,18 +437,42 @@ def start_subscriber(
     return _start(Subscriber, name, port, redis_url, channel, host, fallback, keep=keep)
 
 
-def get(url: str, timeout: float = 5.0) -> tuple[int, Any]:
-    """GET `url` and return (status, JSON body), error statuses included.
+def request(url: str, method: str = "GET", timeout: float = 5.0) -> tuple[int, Any]:
+    """Send `method` to `url` and return (status, JSON body), error statuses included.
 
     Proxies from the environment are ignored: the services are on loopback.
     """
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with opener.open(url, timeout=timeout) as response:
-            return response.status, json.loads(response.read())
+        with opener.open(urllib.request.Request(url, method=method), timeout=timeout) as reply:
+            return reply.status, json.loads(reply.read())
     except urllib.error.HTTPError as error:
         with error:
             return error.code, json.loads(error.read())
+
+
+def wait_until(check: Callable[[], Any], what: str, timeout: float = 5.0) -> Any:
+    """Poll `check` every 10 ms until it returns something true; return that, or time out."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout} s for {what}")
+        time.sleep(0.01)
+    return result
+
+
+def wait_received(subscriber_url: str, count: int, timeout: float = 5.0) -> dict:
+    """The subscriber's /stats once it has received at least `count` messages in all.
+
+    /ping returns when Redis has queued the message; the subscriber records it a
+    moment later, so a cell that reads /messages right after /ping waits here first.
+    """
+
+    def stats() -> dict | None:
+        body = request(f"{subscriber_url}/stats")[1]
+        return body if body["received"] >= count else None
+
+    return wait_until(stats, f"{count} messages at {subscriber_url}", timeout)
 
 
 class ServiceProcess:

@@ -9,8 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,19 +44,17 @@ def no_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def ping(publisher: services.Publisher | services.ServiceProcess) -> dict:
-    status, body = services.get(f"{publisher.url}/ping")
+    status, body = services.request(f"{publisher.url}/ping")
     assert status == 200, body
     return body
 
 
 def wait_received(subscriber_url: str, count: int, timeout: float = 5.0) -> dict:
-    """/stats once the subscriber has received `count` messages (or the last seen)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        stats = services.get(f"{subscriber_url}/stats")[1]
-        if stats["received"] >= count or time.monotonic() > deadline:
-            return stats
-        time.sleep(0.01)
+    """/stats once `count` messages arrived, or as they are after `timeout` s."""
+    try:
+        return services.wait_received(subscriber_url, count, timeout)
+    except TimeoutError:
+        return services.request(f"{subscriber_url}/stats")[1]
 
 
 def test_ping_reaches_the_subscriber_with_number_time_and_source(private_redis) -> None:
@@ -73,11 +69,11 @@ def test_ping_reaches_the_subscriber_with_number_time_and_source(private_redis) 
     stats = wait_received(subscriber.url, 3)
     assert (stats["received"], stats["last_seq"], stats["missed"]) == (3, 3, 0)
     assert (stats["gaps"], stats["connected"]) == ([], True)
-    status, body = services.get(f"{subscriber.url}/messages?n=2")
+    status, body = services.request(f"{subscriber.url}/messages?n=2")
     assert status == 200
     assert [entry["message"] for entry in body["messages"]] == [r["message"] for r in replies[1:]]
     assert all(entry["latency_us"] > 0 for entry in body["messages"])
-    assert services.get(f"{publisher.url}/health") == (
+    assert services.request(f"{publisher.url}/health") == (
         200,
         {
             "status": "ok",
@@ -87,7 +83,7 @@ def test_ping_reaches_the_subscriber_with_number_time_and_source(private_redis) 
             "published": 3,
         },
     )
-    assert services.get(f"{subscriber.url}/health")[0] == 200
+    assert services.request(f"{subscriber.url}/health")[0] == 200
 
 
 def test_fan_out_to_three_subscribers(private_redis) -> None:
@@ -182,16 +178,12 @@ def test_a_busy_port_falls_back_to_a_free_one_and_says_so(private_redis, capsys)
 
 def test_bad_requests_get_clear_json_answers(private_redis) -> None:
     subscriber = services.start_subscriber(0, redis_url=private_redis.url)
-    status, body = services.get(f"{subscriber.url}/nowhere")
+    status, body = services.request(f"{subscriber.url}/nowhere")
     assert (status, body["paths"]) == (404, ["/messages", "/stats", "/health"])
-    status, body = services.get(f"{subscriber.url}/messages?n=many")
+    status, body = services.request(f"{subscriber.url}/messages?n=many")
     assert status == 400 and "n='many'" in body["error"]
-    post = urllib.request.Request(f"{subscriber.url}/stats", data=b"{}", method="POST")
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        opener.open(post, timeout=5)
-    assert refused.value.code == 405
-    refused.value.close()
+    status, body = services.request(f"{subscriber.url}/stats", method="POST")
+    assert (status, body) == (405, {"error": "method POST not allowed"})
     with pytest.raises(ValueError, match="not a port number"):
         services.start_publisher("eighty", redis_url=private_redis.url)
 
@@ -202,13 +194,13 @@ def test_redis_down_gives_503_and_both_recover_with_the_gap_reported(private_red
     assert ping(publisher)["receivers"] == 1
 
     private_redis.stop()
-    status, body = services.get(f"{publisher.url}/ping")
+    status, body = services.request(f"{publisher.url}/ping")
     assert status == 503 and "unreachable" in body["error"]
-    assert services.get(f"{publisher.url}/health")[0] == 503
+    assert services.request(f"{publisher.url}/health")[0] == 503
     deadline = time.monotonic() + 5
-    while services.get(f"{subscriber.url}/health")[0] != 503 and time.monotonic() < deadline:
+    while services.request(f"{subscriber.url}/health")[0] != 503 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert services.get(f"{subscriber.url}/health")[0] == 503
+    assert services.request(f"{subscriber.url}/health")[0] == 503
 
     private_redis.start()  # same port; the subscriber retries every RECONNECT_EVERY s
     unheard = []
