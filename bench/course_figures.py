@@ -77,6 +77,10 @@ def course(paths: list[Path], repeats: int, budget_s: float) -> list[list[Notebo
     return rounds
 
 
+def _notebooks(count: int) -> str:
+    return f"{count} notebook" + ("" if count == 1 else "s")
+
+
 def rows(rounds: list[list[NotebookRun]], all_notebooks: int) -> list[Row]:
     """One row per notebook, the whole course, and the kernel's peak memory."""
     repeats = len(rounds)
@@ -95,8 +99,9 @@ def rows(rounds: list[list[NotebookRun]], all_notebooks: int) -> list[Row]:
     totals = [sum(run.seconds for run in one_round) for one_round in rounds]
     subset = len(rounds[0]) < all_notebooks
     shown = f"{median(totals):.1f} s"
+    course = _notebooks(len(rounds[0]))
     whole = Row(
-        figure=f"Whole course, {len(rounds[0])} notebooks one after another (median of {repeats})",
+        figure=f"Whole course, {course} one after another (median of {repeats})",
         pack=shown,
         target=f"< {COURSE_TARGET:.0f} s",
         verdict=verdict(median(totals) < COURSE_TARGET, shown, f"< {COURSE_TARGET:.0f} s"),
