@@ -15,6 +15,10 @@ as .ci/run sets, they fail instead.
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib
+import importlib.util
+import inspect
 import os
 import re
 from collections.abc import Iterator
@@ -36,10 +40,11 @@ RUN_TIMEOUT = 900 * SECOND
 VIEWPORT = {"width": 1280, "height": 900}
 MAX_SCREENSHOT_HEIGHT = 30_000
 
-# A code cell that calls one of these draws a figure, so the page must show an image for it.
+# Calls that draw a figure the inline backend shows: pyplot (not its settings) and Axes methods.
 DRAWS_PLOT = re.compile(
-    r"\bplots\.\w+\(|\bplt\.(?!close|rc|style|ioff|ion|switch_backend)\w+\("
-    r"|\.(plot|hist|bar|barh|scatter|ecdf|step|boxplot|violinplot|imshow)\("
+    r"\bplt\.(?!close|rc|style|ioff|ion|switch_backend|get_backend)\w+\("
+    r"|\bax\w*(\[[^\]]*\])?\.(plot|hist|bar|barh|scatter|ecdf|step|boxplot|imshow|fill_between)\("
+    r"|\.plot\("
 )
 SHOWS_WIDGET = re.compile(r"\b(widgets\.\w+|interact|interactive)\(")
 
@@ -188,11 +193,33 @@ def problems(nb, state: dict) -> list[str]:
             found.append(f"cell {index} got no execution count (prompt {shown['prompt']!r})")
         if not all(shown["images"]):
             found.append(f"cell {index} has an image that did not load")
-        if DRAWS_PLOT.search(code_lines(cell.source)) and not shown["images"]:
+        if draws_plot(cell.source) and not shown["images"]:
             found.append(f"cell {index} draws a plot but the page shows no image for it")
         if SHOWS_WIDGET.search(code_lines(cell.source)) and not shown["widgets"]:
             found.append(f"cell {index} shows a widget but the page shows none")
     return found
+
+
+@functools.cache
+def figure_functions() -> list[str]:
+    """The helpers.plots functions that return a Figure: a cell calling one shows a plot."""
+    if importlib.util.find_spec("helpers.plots") is None:
+        return []
+    plots = importlib.import_module("helpers.plots")
+    return [
+        name
+        for name, function in inspect.getmembers(plots, inspect.isfunction)
+        if not name.startswith("_")
+        and function.__module__ == plots.__name__
+        and "Figure" in str(inspect.signature(function).return_annotation)
+    ]
+
+
+def draws_plot(source: str) -> bool:
+    """Whether a code cell draws a figure, judged from its source."""
+    code = code_lines(source)
+    helpers_plot = any(re.search(rf"\bplots\.{name}\(", code) for name in figure_functions())
+    return helpers_plot or DRAWS_PLOT.search(code) is not None
 
 
 def code_lines(source: str) -> str:
