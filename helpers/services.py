@@ -259,7 +259,7 @@ class Subscriber(_Service):
         super().__init__(*args, retry=Retry(NoBackoff(), 0), socket_timeout=None, **kwargs)
         try:
             self._pubsub = self._subscribe()
-        except redis.RedisError as error:
+        except (redis.RedisError, TimeoutError) as error:
             super().stop()
             raise RedisUnavailable(f"{self.name}: could not subscribe ({error})") from None
         self.thread = threading.Thread(
@@ -287,7 +287,7 @@ class Subscriber(_Service):
             while not self._stop.is_set():
                 try:
                     message = self._pubsub.get_message(timeout=0.1)
-                except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+                except (redis.RedisError, OSError) as error:  # dropped, or Redis is gone
                     self._reconnect(error)
                     continue
                 if message and message["type"] == "message":
