@@ -165,8 +165,8 @@ class EmbeddedRedis:
             self.stop()
         raise RedisUnavailable(f"redis-server ({self.binary}) did not start.\n{log}\n{FIXES}")
 
-    def _spawn_and_wait(self) -> bool:
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"{self.port}-", dir=state_dir()))
+    def _spawn_and_wait(self, workdir: Path | None = None) -> bool:
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix=f"{self.port}-", dir=state_dir()))
         (self.workdir / "owner.pid").write_text(str(os.getpid()))
         command = [
             self.binary,
@@ -225,14 +225,25 @@ class EmbeddedRedis:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
 
-    def restart(self, down_for: float = 0.0) -> None:
+    def restart(self, down_for: float = 0.0, keep_data: bool = False) -> None:
         """Stop the server, stay down for `down_for` seconds, start it on the same port.
 
         Used to show what a subscriber sees when Redis goes away and comes back.
+        keep_data=True stops it with SHUTDOWN SAVE and starts it in the same directory,
+        so it comes back with its keys, as a server with persistence turned on would.
         """
-        self.stop()
+        if not keep_data:
+            self.stop()
+            time.sleep(down_for)
+            self.start()
+            return
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            sock.sendall(b"SHUTDOWN SAVE\r\n")
+            sock.recv(64)  # the server closes the connection once its data is saved
+        self.process.wait(timeout=START_TIMEOUT)
         time.sleep(down_for)
-        self.start()
+        if not self._spawn_and_wait(self.workdir):
+            raise RedisUnavailable(f"redis-server did not come back.\n{self._log_tail()}")
 
     def version(self) -> str:
         return str(redis.Redis(port=self.port).info("server")["redis_version"])

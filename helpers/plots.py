@@ -1,0 +1,245 @@
+"""Figures for notebooks 04 and 05, drawn from the plain data of `helpers.experiments`.
+
+Each function returns a matplotlib `Figure` that no pyplot state holds on to: a
+notebook shows it by ending a cell with the call, a test saves it with `savefig`.
+Axes carry units; titles state the result measured, not just what is plotted.
+Also here: a progress bar that draws in the notebook's output rather than on stderr.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.core.pylabtools import select_figure_formats
+from IPython.display import display
+from matplotlib.figure import Figure
+
+from helpers.experiments import LatencyResult, LossResult
+
+if InteractiveShell.initialized():
+    # These figures belong to no pyplot backend: tell IPython to show any Figure as a PNG.
+    select_figure_formats(InteractiveShell.instance(), {"png"}, bbox_inches="tight")
+
+SAME_PROCESS = "publisher and subscriber are threads of this kernel"
+COLORS = {"sent": "#9e9e9e", "zero": "#ef6c00", "failed": "#c62828", "got": "#1565c0"}
+
+
+def _us(result: LatencyResult) -> np.ndarray:
+    return np.asarray(result.samples_ns, dtype=float) / 1000
+
+
+def _log_bins(values: np.ndarray, count: int = 60) -> np.ndarray:
+    low, high = max(values.min(), 1.0), max(values.max(), 2.0)
+    return np.logspace(np.log10(low), np.log10(high * 1.01), count)
+
+
+def _mark_percentiles(ax, result: LatencyResult) -> None:
+    for q, style in ((50, "-"), (99, "--")):
+        value = result.percentile(q)
+        ax.axvline(value, color="black", linestyle=style, linewidth=1)
+        ax.annotate(
+            f" p{q} {value:.0f} µs",
+            (value, 1),
+            xycoords=("data", "axes fraction"),
+            va="top",
+            fontsize=8,
+            rotation=90,
+        )
+
+
+def latency(result: LatencyResult, note: str = SAME_PROCESS) -> Figure:
+    """Histogram and CDF of one run's latencies, log scale, with p50 and p99 marked."""
+    values = _us(result)
+    fig = Figure(figsize=(11, 3.6), layout="constrained")
+    hist, cdf = fig.subplots(1, 2)
+    hist.hist(values, bins=_log_bins(values), color=COLORS["got"])
+    hist.set(xscale="log", xlabel="latency (µs, log scale)", ylabel="messages")
+    hist.set_title("how many messages took how long", fontsize=10)
+    ordered = np.sort(values)
+    cdf.plot(ordered, np.arange(1, len(ordered) + 1) / len(ordered), color=COLORS["got"])
+    cdf.set(xscale="log", xlabel="latency (µs, log scale)", ylabel="fraction of messages ≤ x")
+    cdf.set_title("cumulative: read off any percentile", fontsize=10)
+    cdf.grid(alpha=0.3)
+    for ax in (hist, cdf):
+        _mark_percentiles(ax, result)
+    fig.suptitle(
+        f"{result.label}: p50 {result.p50_us:.0f} µs, p99 {result.p99_us:.0f} µs "
+        f"({result.received} of {result.sent} messages; {note})",
+        fontsize=11,
+    )
+    return fig
+
+
+def compare(results: Sequence[LatencyResult], title: str | None = None) -> Figure:
+    """The CDFs of several runs on one axis, to compare like with like from the same run."""
+    fig = Figure(figsize=(8, 4), layout="constrained")
+    ax = fig.subplots()
+    for result in results:
+        ordered = np.sort(_us(result))
+        ax.plot(
+            ordered,
+            np.arange(1, len(ordered) + 1) / len(ordered),
+            label=f"{result.label}: p50 {result.p50_us:.0f} µs, p99 {result.p99_us:.0f} µs",
+        )
+    ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
+    ax.axhline(0.99, color="grey", linewidth=0.8, linestyle=":")
+    ax.set(xscale="log", xlabel="latency (µs, log scale)", ylabel="fraction of messages ≤ x")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fastest = min(results, key=lambda r: r.p50_us)
+    slowest = max(results, key=lambda r: r.p50_us)
+    ax.set_title(
+        title or f"{slowest.label} p50 is {slowest.p50_us / fastest.p50_us:.1f}× {fastest.label}",
+        fontsize=10,
+    )
+    return fig
+
+
+def sweep(results: Sequence[LatencyResult], by: str = "rate") -> Figure:
+    """p50 and p99 against the achieved publish rate (by="rate") or message size ("payload")."""
+    if by not in ("rate", "payload"):
+        raise ValueError(f'by must be "rate" or "payload", not {by!r}')
+    xs = [r.achieved_rate if by == "rate" else r.payload for r in results]
+    fig = Figure(figsize=(8, 4), layout="constrained")
+    ax = fig.subplots()
+    p50 = [r.p50_us for r in results]
+    p99 = [r.p99_us for r in results]
+    ax.plot(xs, p50, "o-", label="p50 (median)", color=COLORS["got"])
+    ax.plot(xs, p99, "s--", label="p99", color=COLORS["zero"])
+    xlabel = "achieved publish rate (msg/s)" if by == "rate" else "message size (bytes)"
+    ax.set(xscale="log", yscale="log", xlabel=f"{xlabel}, log scale", ylabel="latency (µs, log)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    what = "publish rate" if by == "rate" else "message size"
+    ax.set_title(
+        f"Pub/sub latency vs {what}: p50 {min(p50):.0f}-{max(p50):.0f} µs, "
+        f"p99 {min(p99):.0f}-{max(p99):.0f} µs",
+        fontsize=10,
+    )
+    return fig
+
+
+def _headline(result: LossResult) -> str:
+    c = result.counts()
+    text = f"{result.name} ({result.transport}): {c['lost']} of {c['published']} lost"
+    if c["lost"] and result.transport == "pub/sub":
+        parts = []
+        if c["returned 0"]:
+            parts.append(f"{c['returned 0']} PUBLISH returned 0")
+        if c["failed (error)"]:
+            parts.append(f"{c['failed (error)']} PUBLISH failed")
+        if c["lost though counted as delivered"]:
+            parts.append(f"{c['lost though counted as delivered']} counted as delivered")
+        text += " (" + ", ".join(parts) + ")"
+    if c["duplicates"]:
+        text += f", {c['duplicates']} delivered twice"
+    return text
+
+
+def timeline(result: LossResult, ax=None) -> Figure | None:
+    """Sequence number against time: sent, received, lost ranges shaded, events marked."""
+    fig = None
+    if ax is None:
+        fig = Figure(figsize=(10, 4), layout="constrained")
+        ax = fig.subplots()
+    groups = {
+        "sent": [p for p in result.published if p.receivers],
+        "zero": [p for p in result.published if p.receivers == 0],
+        "failed": [p for p in result.published if p.receivers is None],
+    }
+    labels = {
+        "sent": "sent" if result.transport == "stream" else "sent, PUBLISH ≥ 1",
+        "zero": "sent, PUBLISH returned 0",
+        "failed": "send failed (error)",
+    }
+    for key, items in groups.items():
+        if items:
+            ax.scatter(
+                [result.seconds(p.sent_ns) for p in items],
+                [p.seq for p in items],
+                s=6 if key == "sent" else 10,
+                marker="o" if key == "sent" else "x",
+                color=COLORS[key],
+                label=f"{labels[key]} ({len(items)})",
+                linewidths=0.8,
+            )
+    ax.scatter(
+        [result.seconds(a.received_ns) for a in result.arrivals],
+        [a.seq for a in result.arrivals],
+        s=2,
+        color=COLORS["got"],
+        label=f"received ({len(result.arrivals)})",
+    )
+    for index, (first, last) in enumerate(result.gaps):
+        ax.axhspan(
+            first - 0.5,
+            last + 0.5,
+            color="red",
+            alpha=0.15,
+            label=f"lost ({len(result.lost)})" if index == 0 else None,
+        )
+    for index, (when, text) in enumerate(result.events):
+        x = result.seconds(when)
+        ax.axvline(x, color="black", linewidth=0.8, linestyle=":")
+        ax.annotate(
+            text,
+            (x, 0.98 - 0.3 * (index % 3)),  # staggered, so events close in time stay legible
+            xycoords=("data", "axes fraction"),
+            rotation=90,
+            va="top",
+            fontsize=8,
+            backgroundcolor=(1, 1, 1, 0.7),
+        )
+    ax.set(xlabel="time since start (s)", ylabel="sequence number")
+    ax.legend(fontsize=8, loc="lower right", markerscale=2)
+    ax.set_title(_headline(result), fontsize=10)
+    return fig
+
+
+def timelines(results: Sequence[LossResult]) -> Figure:
+    """Several timelines side by side, two to a row."""
+    rows = (len(results) + 1) // 2
+    fig = Figure(figsize=(13, 3.8 * rows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, 2)).ravel()
+    for ax, result in zip(axes, results, strict=False):
+        timeline(result, ax)
+    for ax in axes[len(results) :]:
+        ax.set_visible(False)
+    return fig
+
+
+class ProgressBar:
+    """A progress bar in the cell's output; call it with the fraction done (0..1).
+
+    tqdm writes to stderr, which a notebook shows as an error box; this draws an
+    HTML <progress> element instead and updates it in place, at most every 0.1 s.
+    Outside a notebook it prints nothing.
+    """
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.started = time.perf_counter()
+        self.last = 0.0
+        shown = InteractiveShell.initialized()
+        self.handle = display(self._bundle(0.0), raw=True, display_id=True) if shown else None
+
+    def _bundle(self, fraction: float, done: str = "") -> dict[str, str]:
+        percent = f"{fraction:.0%}"
+        return {
+            "text/plain": f"{self.label}: {done or percent}",
+            "text/html": (
+                f'<progress value="{fraction:.3f}" max="1" style="width: 30em"></progress> '
+                f"{self.label}: {done or percent}"
+            ),
+        }
+
+    def __call__(self, fraction: float) -> None:
+        now = time.perf_counter()
+        if self.handle is None or (now - self.last < 0.1 and fraction < 1):
+            return
+        self.last = now
+        done = f"done in {now - self.started:.1f} s" if fraction >= 1 else ""
+        self.handle.update(self._bundle(fraction, done), raw=True)
