@@ -60,26 +60,54 @@ def _read_response(reader) -> bytes:
     return reader.read(length)
 
 
-def drive(host: str, port: int, count: int, warmup: int = 200, path: str = "/") -> Run:
-    """Send `warmup` then `count` requests, one at a time, on one connection."""
-    request = _request(host, port, path)
-    with socket.create_connection((host, port), timeout=10) as sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        reader = sock.makefile("rb")
+class Connection:
+    """One keep-alive connection to a JSON-RPC server, sending `add(3, 4)` in bursts."""
+
+    def __init__(self, host: str, port: int, path: str = "/") -> None:
+        self.request = _request(host, port, path)
+        self.sock = socket.create_connection((host, port), timeout=10)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.reader = self.sock.makefile("rb")
+
+    def burst(self, count: int) -> tuple[float, list[float]]:
+        """Send `count` requests one at a time: (seconds taken, each latency in seconds)."""
         latencies = []
         began = time.perf_counter()
-        for index in range(warmup + count):
-            if index == warmup:
-                began = time.perf_counter()
+        for _ in range(count):
             sent = time.perf_counter_ns()
-            sock.sendall(request)
-            body = _read_response(reader)
-            elapsed = time.perf_counter_ns() - sent
-            answer = json.loads(body)
-            if answer.get("result") != 7:
+            self.sock.sendall(self.request)
+            body = _read_response(self.reader)
+            latencies.append((time.perf_counter_ns() - sent) / 1e9)
+            if json.loads(body).get("result") != 7:
                 raise LoadError(f"add(3, 4) answered {body[:200]!r}, expected a result of 7")
-            if index >= warmup:
-                latencies.append(elapsed / 1e9)
-        total = time.perf_counter() - began
-        reader.close()
-    return Run(requests_per_s=count / total, latencies=latencies)
+        return time.perf_counter() - began, latencies
+
+    def close(self) -> None:
+        self.reader.close()
+        self.sock.close()
+
+
+def interleaved(
+    ports: dict[str, int], count: int, chunk: int = 250, warmup: int = 1000, host: str = "127.0.0.1"
+) -> dict[str, Run]:
+    """Drive several servers in turn, `chunk` requests at a time, until each had `count`.
+
+    On a shared machine the load from other work comes and goes within a second; small
+    alternating chunks expose every server to the same conditions. The warm-up requests
+    are not counted: they give Node's JIT compiler and every cache time to settle.
+    """
+    connections = {name: Connection(host, port) for name, port in ports.items()}
+    try:
+        for connection in connections.values():
+            connection.burst(warmup)
+        spent = dict.fromkeys(connections, 0.0)
+        latencies: dict[str, list[float]] = {name: [] for name in connections}
+        for start in range(0, count, chunk):
+            for name, connection in connections.items():
+                seconds, samples = connection.burst(min(chunk, count - start))
+                spent[name] += seconds
+                latencies[name] += samples
+    finally:
+        for connection in connections.values():
+            connection.close()
+    return {name: Run(count / spent[name], latencies[name]) for name in connections}

@@ -75,7 +75,7 @@ def jayson_command(without_node: bool) -> list[str]:
 
 
 def _alternating(commands: dict[str, list[str]], repeats: int, count: int) -> dict:
-    """Drive each server in turn, repeat after repeat, so drift in load hits all alike."""
+    """Run every server, then drive them in alternating chunks, `repeats` times over."""
     runs: dict[str, list[load.Run]] = {name: [] for name in commands}
     with ExitStack() as stack:
         ports = {
@@ -83,11 +83,12 @@ def _alternating(commands: dict[str, list[str]], repeats: int, count: int) -> di
             for name, command in commands.items()
         }
         for _ in range(repeats):
-            for name, port in ports.items():
-                try:
-                    runs[name].append(load.drive("127.0.0.1", port, count))
-                except (load.LoadError, OSError) as error:
-                    raise PeerMissing(f"{name} failed under load: {error}") from error
+            try:
+                found = load.interleaved(ports, count)
+            except (load.LoadError, OSError) as error:
+                raise PeerMissing(f"a server failed under load: {error}") from error
+            for name, run in found.items():
+                runs[name].append(run)
     return runs
 
 
