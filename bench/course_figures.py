@@ -48,7 +48,9 @@ def run_notebook(path: Path, timeout: int = 300) -> NotebookRun:
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
     )
-    env = {**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    # What a learner gets by default: the kernel's own private Redis, whatever REDIS_URL says.
+    env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     began = time.perf_counter()
     error, peak = "", None
     # The kernel's own start-up chatter (a TCP warning) would interleave with the table.
@@ -77,6 +79,11 @@ def course(paths: list[Path], repeats: int, budget_s: float) -> list[list[Notebo
     return rounds
 
 
+def _peak(runs: list[NotebookRun]) -> str:
+    peaks = [run.peak_kib for run in runs if run.peak_kib]
+    return f" (kernel peak {median(peaks) / 1024:.0f} MiB)" if peaks else ""
+
+
 def _notebooks(count: int) -> str:
     return f"{count} notebook" + ("" if count == 1 else "s")
 
@@ -90,7 +97,7 @@ def rows(rounds: list[list[NotebookRun]], all_notebooks: int) -> list[Row]:
         errors = [run.error for run in runs if run.error]
         row = Row(
             figure=f"Notebook `{first.name}` in a fresh kernel (median of {repeats})",
-            pack=f"{median([run.seconds for run in runs]):.1f} s",
+            pack=f"{median([run.seconds for run in runs]):.1f} s" + _peak(runs),
             data={"seconds": [run.seconds for run in runs], "peak_kib": [r.peak_kib for r in runs]},
         )
         if errors:
