@@ -84,7 +84,7 @@ def _alternating(commands: dict[str, list[str]], repeats: int, count: int) -> di
         }
         for _ in range(repeats):
             try:
-                found = load.interleaved(ports, count)
+                found = load.interleaved(ports, count, warmup=min(1000, count))
             except (load.LoadError, OSError) as error:
                 raise PeerMissing(f"a server failed under load: {error}") from error
             for name, run in found.items():
