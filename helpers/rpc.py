@@ -33,6 +33,7 @@ import math
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Mapping
 from email.utils import formatdate
 from typing import Any
@@ -85,7 +86,7 @@ def _error(code: int, message: str, data: Any = None, id: Any = None) -> dict[st
 
 def error_reply(code: int, message: str, data: Any = None) -> str:
     """A JSON-RPC error response with id null, for failures found before any request is read."""
-    return json.dumps(_error(code, message, data))
+    return json.dumps(_error(code, message, data), separators=(",", ":"))
 
 
 def prepared(methods: Methods) -> dict[str, Callable[..., Any]]:
@@ -140,7 +141,8 @@ def _encode(response: dict[str, Any]) -> str:
         return json.dumps(response, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError, OverflowError, RecursionError) as problem:
         data = f"the method's result cannot be sent as JSON: {problem}"
-        return json.dumps(_error(INTERNAL_ERROR, "Internal error", data, response.get("id")))
+        failed = _error(INTERNAL_ERROR, "Internal error", data, response.get("id"))
+        return json.dumps(failed, separators=(",", ":"))
 
 
 def dispatch(body: str | bytes, methods: Methods) -> str:
@@ -198,6 +200,15 @@ class RPCHandler(background.QuietJSONHandler):
 
     methods: Methods = {}
     timeout = IDLE_TIMEOUT
+    in_flight: weakref.WeakSet[threading.Thread] = weakref.WeakSet()  # one set per server
+
+    def setup(self) -> None:
+        self.in_flight.add(threading.current_thread())
+        super().setup()
+
+    def finish(self) -> None:
+        super().finish()
+        self.in_flight.discard(threading.current_thread())
 
     def handle(self) -> None:
         # A client that vanishes mid-request is simply dropped, without a traceback.
@@ -314,8 +325,22 @@ class Server(background.HTTPService):
         fallback: bool = True,
     ) -> None:
         self.methods = prepared(methods)
-        handler = type("RPCHandler", (RPCHandler,), {"methods": self.methods})
+        self.in_flight: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+        handler = type(
+            "RPCHandler", (RPCHandler,), {"methods": self.methods, "in_flight": self.in_flight}
+        )
         super().__init__(name, handler, port, host, fallback)
+
+    def stop(self, wait: float = 5.0) -> None:
+        """Stop as HTTPService does, then wait (up to `wait` s) for calls still running.
+
+        A slow method keeps its connection's thread busy after the socket is closed;
+        waiting for it means that once stop() returns, nothing of this server runs.
+        """
+        super().stop()
+        deadline = time.monotonic() + wait
+        for thread in list(self.in_flight):
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def start(

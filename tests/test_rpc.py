@@ -768,3 +768,14 @@ def test_serve_redis_says_when_redis_is_not_there() -> None:
             {"add": rpc_methods.add}, f"redis://127.0.0.1:{free_port()}/0", name="test no redis"
         )
     assert "test no redis" not in background.running()
+
+
+def test_stop_waits_for_a_call_still_running() -> None:
+    """A slow method outlives its client; once stop() returns, its thread is gone too."""
+    server = rpc.start({"sleep": rpc_methods.sleep}, name="test in flight")
+    with pytest.raises(TimeoutError), rpc.Client(server.url, timeout=0.1) as impatient:
+        impatient.send({"jsonrpc": "2.0", "method": "sleep", "params": [0.5], "id": 1})
+    busy = list(server.in_flight)
+    assert busy and all(thread.is_alive() for thread in busy)
+    rpc.stop("test in flight")
+    assert not any(thread.is_alive() for thread in busy)
