@@ -560,3 +560,233 @@ def _loss_explain(answers: Answers) -> None:
 def connect() -> Any:
     """The kernel's Redis, for hidden tests that need a client of their own."""
     return redis_server.connect()
+
+
+# ---------------------------------------------------------------------------
+# Assignment 2: a JSON-RPC key-value service
+
+
+KV = "a2_kv_service"
+KEY_NOT_FOUND = -32001
+NOT_AN_INTEGER = -32002
+INVALID_PARAMS = -32602
+
+
+class _KVService:
+    """The learner's `methods`, served by a server of the check's own for one check."""
+
+    def __init__(self, answers: Answers) -> None:
+        from helpers import rpc  # imported here: only assignment 2 needs the RPC stack
+
+        methods = answers.get("methods", "the methods cell")
+        expect(
+            isinstance(methods, dict) and {"set", "get", "delete", "incr"} <= set(methods),
+            "methods: a dict with the keys 'set', 'get', 'delete' and 'incr'",
+            f"methods has {sorted(methods) if isinstance(methods, dict) else _short(methods)}",
+            'methods = {"set": kv_set, "get": kv_get, "delete": kv_delete, "incr": kv_incr}',
+        )
+        self.key_for = answers.get("key_for", "the set-up cell")
+        self.name = fresh_name("check-kv")
+        self.server = rpc.start(methods, name=self.name)
+        self.client = rpc.Client(self.server.url, timeout=CALL_TIMEOUT)
+        self.answers = answers
+        self.redis = redis_server.connect()
+        self.prefix = fresh_name("k")
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}-{name}"
+
+    def call(self, method: str, *params: Any) -> dict:
+        from jsonrpcclient import request
+
+        label = f"{method}({', '.join(map(repr, params))}) over JSON-RPC"
+        reply = self.answers.call(label, self.client.send, request(method, params=params))
+        expect(
+            isinstance(reply, dict) and ("result" in reply or "error" in reply),
+            f"a JSON-RPC response to {label}",
+            f"{_short(reply)}",
+            "Each method returns Success(...), Error(...) or InvalidParams(...).",
+        )
+        if "error" in reply and reply["error"].get("code") == -32603:
+            raise Mismatch(
+                f"{label} to answer",
+                f"the method raised inside the server: {_short(reply['error'].get('data'))}",
+                "An exception in a method becomes -32603 Internal error. Call the function "
+                "directly in a cell to see the traceback.",
+            )
+        return reply
+
+    def expect_result(self, reply: dict, want: Any, label: str, hint: str) -> None:
+        expect(
+            reply.get("result") == want and "error" not in reply,
+            f"{label} -> result {want!r}",
+            f"the reply was {_short(reply)}",
+            hint,
+        )
+
+    def expect_error(self, reply: dict, code: int, label: str, hint: str) -> None:
+        error = reply.get("error") or {}
+        expect(
+            error.get("code") == code,
+            f"{label} -> an error with code {code}",
+            f"the reply was {_short(reply)}",
+            hint,
+        )
+
+    def close(self) -> None:
+        from helpers import background
+
+        self.client.close()
+        background.stop(self.name)
+        self.redis.close()
+
+
+def _kv(answers: Answers, run: Callable[[_KVService], None]) -> None:
+    service = _KVService(answers)
+    try:
+        run(service)
+    finally:
+        service.close()
+
+
+@question(KV, "q1", "set and get", 2)
+def _kv_set_get(answers: Answers) -> None:
+    def run(kv: _KVService) -> None:
+        key = kv.key("colour")
+        kv.expect_result(
+            kv.call("set", key, "blue"), True, f"set({key!r}, 'blue')", "Return Success(True)."
+        )
+        stored = kv.redis.get(kv.key_for(key))
+        expect(
+            stored == "blue",
+            f"Redis to hold 'blue' under key_for({key!r})",
+            f"Redis has {_short(stored)} there",
+            "Store with r.set(key_for(key), value): the service is backed by Redis.",
+        )
+        kv.expect_result(kv.call("get", key), "blue", f"get({key!r})", "Return Success(value).")
+        missing = kv.key("never-set")
+        reply = kv.call("get", missing)
+        kv.expect_error(
+            reply,
+            KEY_NOT_FOUND,
+            f"get({missing!r}) of a key never set",
+            "r.get() returns None for a missing key: answer "
+            'Error(KEY_NOT_FOUND, "Key not found", {"key": key}).',
+        )
+        expect(
+            (reply["error"].get("data") or {}).get("key") == missing,
+            f'the error\'s data to name the key: {{"key": {missing!r}}}',
+            f"data was {_short(reply['error'].get('data'))}",
+            "A good error says what went wrong with what: put the key in `data`.",
+        )
+
+    _kv(answers, run)
+
+
+@question(KV, "q2", "delete and incr", 2)
+def _kv_delete_incr(answers: Answers) -> None:
+    def run(kv: _KVService) -> None:
+        key, counter, word = kv.key("gone"), kv.key("visits"), kv.key("word")
+        kv.call("set", key, "x")
+        kv.expect_result(kv.call("delete", key), 1, f"delete({key!r})", "Return r.delete(...).")
+        kv.expect_result(
+            kv.call("delete", key), 0, f"delete({key!r}) again", "Deleting nothing deletes 0 keys."
+        )
+        kv.expect_error(
+            kv.call("get", key), KEY_NOT_FOUND, f"get({key!r}) after delete", "It is gone."
+        )
+        hint = "INCRBY starts a missing key at 0; return Success(the new value)."
+        kv.expect_result(kv.call("incr", counter), 1, f"incr({counter!r})", hint)
+        kv.expect_result(kv.call("incr", counter, 5), 6, f"incr({counter!r}, 5)", hint)
+        kv.call("set", word, "hello")
+        kv.expect_error(
+            kv.call("incr", word),
+            NOT_AN_INTEGER,
+            f"incr({word!r}) of a key holding 'hello'",
+            "Redis raises redis.ResponseError; catch it and answer "
+            'Error(NOT_AN_INTEGER, "Value is not an integer", {"key": key}).',
+        )
+
+    _kv(answers, run)
+
+
+@question(KV, "q3", "wrong types give -32602", 2)
+def _kv_types(answers: Answers) -> None:
+    def run(kv: _KVService) -> None:
+        key = kv.key("typed")
+        hint = "Check isinstance(...) first and return InvalidParams('...') for a wrong type."
+        for method, params in [
+            ("set", (1, "one")),
+            ("set", (key, ["a", "list"])),
+            ("set", (key, 5)),
+            ("get", (None,)),
+            ("delete", ({"a": 1},)),
+            ("incr", (key, "5")),
+            ("incr", (key, 1.5)),
+            ("set", (key,)),
+        ]:
+            label = f"{method}({', '.join(map(repr, params))})"
+            kv.expect_error(kv.call(method, *params), INVALID_PARAMS, label, hint)
+        expect(
+            kv.redis.exists(kv.key_for(key)) == 0,
+            f"nothing stored under key_for({key!r}) by calls that were refused",
+            "a value was stored",
+            "Refuse before writing to Redis.",
+        )
+
+    _kv(answers, run)
+
+
+@question(KV, "q4", "a batch", 2)
+def _kv_batch(answers: Answers) -> None:
+    batch = answers.get("batch", "question 4")
+    replies = answers.get("batch_replies", "question 4")
+    ids = [item.get("id") for item in batch if isinstance(item, dict) and "id" in item]
+    expect(
+        isinstance(batch, list) and len(ids) >= 3,
+        "batch: a list of at least 3 requests (with ids), sent in one call",
+        f"batch is {_short(batch)}",
+        "Build it with [request(...), request(...), ...] and send it with client.send(batch).",
+    )
+    expect(
+        isinstance(replies, list)
+        and sorted(map(str, ids)) == sorted(str(x.get("id")) for x in replies),
+        f"batch_replies: one reply per request with an id ({len(ids)}), none for notifications",
+        f"batch_replies is {_short(replies)}",
+        "batch_replies = client.send(batch), after the server is started.",
+    )
+    kinds = {("error" if "error" in reply else "result") for reply in replies}
+    expect(
+        kinds == {"error", "result"},
+        "a mixed batch: at least one request that succeeds and one that fails",
+        f"only {', '.join(sorted(kinds))} replies",
+        "Add a get() of a key you never set: its error comes back beside the results.",
+    )
+
+    def run(kv: _KVService) -> None:
+        from jsonrpcclient import request
+
+        key = kv.key("batched")
+        sent = [
+            request("set", params=(key, "41")),
+            request("incr", params=(key,)),
+            request("get", params=(key,)),
+            request("get", params=(kv.key("missing"),)),
+            request("incr", params=(key, "x")),
+        ]
+        got = answers.call("a batch of 5 requests", kv.client.send, sent)
+        by_id = {reply.get("id"): reply for reply in got} if isinstance(got, list) else {}
+        want = [("result", True), ("result", 42), ("result", "42"), ("error", KEY_NOT_FOUND)]
+        want.append(("error", INVALID_PARAMS))
+        for request_sent, (kind, value) in zip(sent, want, strict=True):
+            reply = by_id.get(request_sent["id"], {})
+            found = reply.get("result") if kind == "result" else reply.get("error", {}).get("code")
+            expect(
+                kind in reply and found == value,
+                f"{request_sent['method']}{tuple(request_sent['params'])} in a batch -> "
+                f"{kind} {value!r}",
+                f"the reply was {_short(reply)}",
+                "Each element of a batch is answered on its own, in order.",
+            )
+
+    _kv(answers, run)
