@@ -18,6 +18,9 @@ import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import hiredis
+import redis
+
 
 @dataclass
 class Row:
@@ -62,6 +65,11 @@ def _command_output(command: list[str]) -> str:
     )
 
 
+def _jayson_version() -> str:
+    manifest = Path(__file__).resolve().parent / "node_modules" / "jayson" / "package.json"
+    return json.loads(manifest.read_text())["version"] if manifest.exists() else "not installed"
+
+
 def machine() -> dict:
     """What the figures were measured on, to read them against."""
     cpu = ""
@@ -80,7 +88,9 @@ def machine() -> dict:
         "cores": os.cpu_count(),
         "memory": memory,
         "python": platform.python_version(),
+        "redis-py": f"{redis.__version__} (hiredis {hiredis.__version__})",
         "node": _command_output(["node", "--version"]),
+        "jayson": _jayson_version(),
         "redis-benchmark": _command_output(["redis-benchmark", "--version"]),
         "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
