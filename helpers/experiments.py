@@ -153,19 +153,6 @@ class LatencyResult:
     def max_us(self) -> float:
         return max(self.samples_ns) / 1000
 
-    def summary(self) -> dict[str, object]:
-        return {
-            "label": self.label,
-            "rate asked (msg/s)": self.rate,
-            "rate achieved (msg/s)": round(self.achieved_rate),
-            "payload (bytes)": self.payload,
-            "sent": self.sent,
-            "received": self.received,
-            "p50 (µs)": round(self.p50_us, 1),
-            "p99 (µs)": round(self.p99_us, 1),
-            "max (µs)": round(self.max_us, 1),
-        }
-
     def __str__(self) -> str:
         return (
             f"{self.label}: {self.received} of {self.sent} samples, "
@@ -747,7 +734,6 @@ class StreamReader(threading.Thread):
         self.arrivals: list[Arrival] = []
         self.events: list[tuple[int, str]] = []
         self.claimed = 0
-        self.crashed_with: int | None = None
         self.halt = threading.Event()
         self.start()
 
@@ -759,7 +745,6 @@ class StreamReader(threading.Thread):
             seq, sent = parse(fields["m"])
             self.arrivals.append(Arrival(seq, sent, time.perf_counter_ns()))
             if self.crash_after is not None and len(self.arrivals) >= self.crash_after:
-                self.crashed_with = len(entries)
                 self.events.append((time.perf_counter_ns(), f"{self.consumer} crashes"))
                 return False
             if self.delay:
@@ -1007,17 +992,22 @@ class _RetryingProducer:
         self.published: list[Published] = []
 
     def send(self, seq: int | None) -> None:
+        """Queue `seq` (None: just retry), then send from the head of the queue until one fails.
+
+        Each seq that cannot go out on time is recorded once, as a failed attempt.
+        """
         if seq is not None:
             self.queue.append(seq)
         while self.queue:
             record = _xadd(self.client, self.stream, self.queue[0], 0)
-            if record.receivers is None:
-                if record.seq not in self.failed:
-                    self.failed.add(record.seq)
-                    self.published.append(record)
-                return
-            self.published.append(record)
-            self.queue.popleft()
+            if record.receivers is not None:
+                self.published.append(record)
+                self.queue.popleft()
+                continue
+            for waiting in {self.queue[0], seq} - {None} - self.failed:
+                self.failed.add(waiting)
+                self.published.append(Published(waiting, record.sent_ns, None))
+            return
 
 
 def stream_trimmed(

@@ -25,7 +25,10 @@ _children = []
 for _task in _Path(f"/proc/{_os.getpid()}/task").glob("*"):
     _children += (_task / "children").read_text().split()
 print(_json.dumps({
-    "threads": {str(t.ident): t.name for t in _threading.enumerate()},
+    # pyzmq starts its GarbageCollectorThread the first time the kernel sends an output
+    # over 64 KiB (a figure): kernel machinery, not something the notebook left running.
+    "threads": {str(t.ident): t.name for t in _threading.enumerate()
+                if not type(t).__module__.startswith("zmq.")},
     "background": _background.running(),
     "children": [int(c) for c in _children],
     "redis_pid": _redis_server._embedded.pid if _redis_server._embedded else None,
