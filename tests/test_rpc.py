@@ -779,3 +779,18 @@ def test_stop_waits_for_a_call_still_running() -> None:
     assert busy and all(thread.is_alive() for thread in busy)
     rpc.stop("test in flight")
     assert not any(thread.is_alive() for thread in busy)
+
+
+def test_the_client_reconnects_when_the_server_closed_an_idle_connection() -> None:
+    """A learner reads for a while; the server drops the idle keep-alive connection; the
+    next call must still work, without resending anything that had been sent."""
+    quick = rpc.start({"add": rpc_methods.add}, name="test idle")
+    quick.server.RequestHandlerClass.timeout = 0.2
+    try:
+        with rpc.Client(quick.url) as client:
+            call = {"jsonrpc": "2.0", "method": "add", "params": [3, 4], "id": 1}
+            assert client.send(call)["result"] == 7
+            time.sleep(0.5)  # past the server's idle timeout: it closes the connection
+            assert client.send(call)["result"] == 7
+    finally:
+        rpc.stop("test idle")
