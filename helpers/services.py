@@ -293,7 +293,24 @@ class Subscriber(_Service):
                 if message and message["type"] == "message":
                     self._record(message["data"])
         finally:
-            self._pubsub.close()
+            self._leave()
+
+    def _leave(self) -> None:
+        """Unsubscribe and wait for Redis to confirm, then close.
+
+        Closing alone is not enough: Redis may run a PUBLISH from another client before
+        it notices the closed socket, and count this subscriber as a receiver.
+        """
+        if self.connected:
+            with contextlib.suppress(redis.RedisError, OSError):
+                self._pubsub.unsubscribe()
+                deadline = time.monotonic() + 1
+                while time.monotonic() < deadline:
+                    message = self._pubsub.get_message(timeout=0.1)
+                    if message and message["type"] == "unsubscribe":
+                        break
+        self.connected = False
+        self._pubsub.close()
 
     def _reconnect(self, error: Exception) -> None:
         """Try every RECONNECT_EVERY seconds until subscribed again or stopped."""

@@ -130,11 +130,13 @@ def test_a_late_subscriber_receives_nothing(private_redis) -> None:
 
 
 def test_starting_five_times_leaves_one_service_one_thread_one_port(private_redis) -> None:
-    port = free_port()
+    port, other_port = free_port(), free_port()
+    while other_port == port:
+        other_port = free_port()
     for _ in range(5):
         publisher = services.start_publisher(port, redis_url=private_redis.url, fallback=False)
         subscriber = services.start_subscriber(
-            port + 1 if port < 65535 else 1024, redis_url=private_redis.url, fallback=False
+            other_port, redis_url=private_redis.url, fallback=False
         )
     assert sorted(background.running()) == sorted([publisher.name, subscriber.name])
     assert publisher.port == port
