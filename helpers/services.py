@@ -52,6 +52,9 @@ CHANNEL = "my_channel"
 RECONNECT_EVERY = 0.5  # seconds between a disconnected subscriber's attempts to get back
 KEEP = 1000  # messages a subscriber keeps for /messages
 READY = re.compile(r"listening on (http://\S+)")
+# Set by ServiceProcess: the kernel's pid, so a service it started exits when the
+# kernel is killed (atexit does not run then) instead of holding its port forever.
+PARENT_ENV = "COURSE_SERVICE_PARENT"
 
 Route = Callable[[dict[str, list[str]]], tuple[int, Any]]
 
@@ -511,7 +514,7 @@ class ServiceProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", PARENT_ENV: str(os.getpid())},
                 start_new_session=True,
             )
         try:
@@ -625,7 +628,11 @@ def main(argv: list[str] | None = None) -> int:
         f"listening on {service.url}, channel {channel!r}, Redis at {_where(args.redis_url)}. "
         "Ctrl+C stops."
     )
-    stopping.wait()
+    parent = os.environ.get(PARENT_ENV)
+    while not stopping.wait(0.5):
+        if parent and str(os.getppid()) != parent:
+            service.log(f"the process that started this one ({parent}) is gone")
+            break
     service.stop()
     service.log("stopped")
     return 0

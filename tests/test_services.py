@@ -338,3 +338,37 @@ def test_compose_runs_the_two_services_on_loopback_ports() -> None:
         assert service["ports"] == [f"127.0.0.1:{port}:{port}"]
         assert service["environment"]["REDIS_URL"] == "redis://redis:6379/0"
         assert service["depends_on"] == {"redis": {"condition": "service_healthy"}}
+
+
+def test_a_process_started_from_a_killed_kernel_exits_and_frees_its_port(private_redis) -> None:
+    kernel = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from helpers import services\n"
+            f"command = [*{MODULE!r}, 'publisher', '--port', '0', '--redis-url', sys.argv[1]]\n"
+            "service = services.ServiceProcess('publisher', command)\n"
+            "print(service.url, service.log_path, flush=True)\n"
+            "time.sleep(60)\n",
+            private_redis.url,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    url, log_path = kernel.stdout.readline().split()
+    assert services.request(f"{url}/health")[0] == 200
+    kernel.kill()  # like a kernel killed outright: no atexit, nothing stopped
+    kernel.wait()
+    kernel.stdout.close()
+
+    def refused() -> bool:
+        try:
+            services.request(f"{url}/health", timeout=0.5)
+        except OSError:
+            return True
+        return False
+
+    services.wait_until(refused, "the orphaned publisher to exit", timeout=10)
+    assert "is gone" in Path(log_path).read_text()
+    Path(log_path).unlink()
