@@ -49,9 +49,10 @@ with warnings.catch_warnings():
     # jsonrpcserver's import raises a DeprecationWarning on 3.11+ (importlib.resources
     # .read_text); in a notebook that shows as a red stderr box.
     warnings.simplefilter("ignore", DeprecationWarning)
-    from jsonrpcserver import dispatch_to_response
+    from jsonrpcserver.dispatcher import create_request, dispatch_request, to_response
     from jsonrpcserver.main import schema as _library_schema
     from jsonrpcserver.response import to_serializable_one
+    from jsonrpcserver.sentinels import NOCONTEXT, NOID
 
 # jsonrpcserver logs every exception a method raises; with no logging configured Python
 # prints that to stderr. The error already travels back to the caller as -32603.
@@ -68,6 +69,7 @@ IDLE_TIMEOUT = 60.0  # seconds a keep-alive connection may sit idle or half-sent
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 INTERNAL_ERROR = -32603
+SERVER_ERROR = -32000
 
 # The library's own schema for one request (jsonrpc "2.0", method a string, params an
 # array or object, id a string, number or null, nothing else), compiled to Python code.
@@ -76,6 +78,24 @@ _request_schema = {
     **_library_schema["definitions"]["request"],
 }
 _validate_request = fastjsonschema.compile(_request_schema)
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+def _finite(number: str) -> float:
+    value = float(number)
+    if math.isinf(value):
+        raise ValueError(f"the number {number[:40]} is out of range")
+    return value
+
+
+# Python's json takes NaN, Infinity and 1e999, which are not JSON: refuse them on the way
+# in (rather than fail to encode an id later) and on the way out. One decoder and one
+# encoder for all calls: json.loads/dumps with options build a new one every time.
+_decode = json.JSONDecoder(parse_constant=_not_json, parse_float=_finite).decode
+_encode_strict = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
 
 
 def _error(code: int, message: str, data: Any = None, id: Any = None) -> dict[str, Any]:  # noqa: A002
@@ -87,7 +107,7 @@ def _error(code: int, message: str, data: Any = None, id: Any = None) -> dict[st
 
 def error_reply(code: int, message: str, data: Any = None) -> str:
     """A JSON-RPC error response with id null, for failures found before any request is read."""
-    return json.dumps(_error(code, message, data), separators=(",", ":"))
+    return _encode_strict(_error(code, message, data))
 
 
 def prepared(methods: Methods) -> dict[str, Callable[..., Any]]:
@@ -104,46 +124,36 @@ def prepared(methods: Methods) -> dict[str, Callable[..., Any]]:
     return dict(methods)
 
 
-def _already_validated(request: Any) -> Any:
-    return request
-
-
 def _one(request: Any, methods: Methods) -> dict[str, Any] | None:
-    """Validate and run one request object; None for a notification."""
+    """Validate and run one request object; None for a notification.
+
+    After validation this is jsonrpcserver's own per-request pipeline (find the method,
+    bind the params to its signature, call it, catch what it raises), entered below
+    `dispatch_to_response`, whose parse, whole-message validation and batch handling
+    are replaced here.
+    """
     try:
         _validate_request(request)
     except fastjsonschema.JsonSchemaException as problem:
-        return _error(
-            INVALID_REQUEST, "Invalid Request", problem.message.replace("data", "request", 1)
-        )
-    return dispatch_to_response(
-        request,
-        methods,
-        deserializer=_already_validated,
-        validator=_already_validated,
-        post_process=to_serializable_one,
-    )
-
-
-def _not_json(constant: str) -> None:
-    raise ValueError(f"{constant} is not a JSON value")
-
-
-def _finite(number: str) -> float:
-    value = float(number)
-    if math.isinf(value):
-        raise ValueError(f"the number {number[:40]} is out of range")
-    return value
+        data = problem.message.replace("data", "request", 1)  # "request.method must be string"
+        return _error(INVALID_REQUEST, "Invalid Request", data)
+    try:
+        request, result = dispatch_request(methods, NOCONTEXT, create_request(request))
+    except Exception as problem:  # noqa: BLE001 (the library's own catch-all, kept: -32000)
+        data = f"{type(problem).__name__}: {problem}"
+        return _error(SERVER_ERROR, "Server error", data, request.get("id"))
+    if request.id is NOID:
+        return None
+    return to_serializable_one(to_response(request, result))
 
 
 def _encode(response: dict[str, Any]) -> str:
     """Encode one response; a result JSON cannot represent becomes -32603 for that id."""
     try:
-        return json.dumps(response, allow_nan=False, separators=(",", ":"))
+        return _encode_strict(response)
     except (TypeError, ValueError, OverflowError, RecursionError) as problem:
         data = f"the method's result cannot be sent as JSON: {problem}"
-        failed = _error(INTERNAL_ERROR, "Internal error", data, response.get("id"))
-        return json.dumps(failed, separators=(",", ":"))
+        return _encode_strict(_error(INTERNAL_ERROR, "Internal error", data, response.get("id")))
 
 
 def dispatch(body: str | bytes, methods: Methods) -> str:
@@ -158,9 +168,7 @@ def dispatch(body: str | bytes, methods: Methods) -> str:
         except UnicodeDecodeError as problem:
             return error_reply(PARSE_ERROR, "Parse error", f"the body is not UTF-8: {problem}")
     try:
-        # Python's json takes NaN, Infinity and 1e999, which are not JSON: refuse them here
-        # rather than fail to encode an id later.
-        message = json.loads(body, parse_constant=_not_json, parse_float=_finite)
+        message = _decode(body)
     except RecursionError:
         return error_reply(PARSE_ERROR, "Parse error", "the JSON is nested too deeply")
     except ValueError as problem:

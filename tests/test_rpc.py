@@ -794,3 +794,10 @@ def test_the_client_reconnects_when_the_server_closed_an_idle_connection() -> No
             assert client.send(call)["result"] == 7
     finally:
         rpc.stop("test idle")
+
+
+def test_a_method_python_cannot_inspect_gets_32000_not_a_dropped_connection() -> None:
+    answer = rpc.dispatch(
+        '{"jsonrpc": "2.0", "method": "int", "params": [1], "id": 1}', {"int": int}
+    )
+    assert json.loads(answer)["error"]["code"] == -32000 and json.loads(answer)["id"] == 1
