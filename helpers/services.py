@@ -111,7 +111,7 @@ class _Routes(background.QuietJSONHandler):
 
     routes: dict[str, Route] = {}
 
-    def do_GET(self) -> None:  # noqa: N802 (the name http.server looks for)
+    def do_GET(self) -> None:
         parts = urlsplit(self.path)
         route = self.routes.get(parts.path.rstrip("/") or "/")
         if route is None:
