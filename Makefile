@@ -7,7 +7,7 @@ TEST_STAMP := $(VENV)/.test-installed
 # JupyterLab refuses to run as root (containers, CI) unless told it may.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test lint bench clean
+.PHONY: lab test lint bench clean assignments grade
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,16 @@ test: lint
 bench: $(TEST_STAMP)
 	bench/setup.sh
 	$(BIN)/python bench/run.py
+
+# Student copies of the assignments, and batch grading (README: "For instructors").
+assignments: $(LAB_STAMP)
+	$(BIN)/python -m helpers.grading generate
+
+SUBMISSIONS ?= submissions
+GRADES ?= grades
+grade: $(LAB_STAMP)
+	@test -d "$(SUBMISSIONS)" || { echo "make grade SUBMISSIONS=folder [GRADES=folder]: no folder $(SUBMISSIONS)"; exit 2; }
+	$(BIN)/python -m helpers.grading grade "$(SUBMISSIONS)" --out "$(GRADES)"
 
 clean:
 	rm -rf $(VENV) test-output bench/out bench/node_modules

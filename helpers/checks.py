@@ -557,11 +557,6 @@ def _loss_explain(answers: Answers) -> None:
     )
 
 
-def connect() -> Any:
-    """The kernel's Redis, for hidden tests that need a client of their own."""
-    return redis_server.connect()
-
-
 # ---------------------------------------------------------------------------
 # Assignment 2: a JSON-RPC key-value service
 

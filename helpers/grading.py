@@ -25,7 +25,6 @@ import multiprocessing
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +35,7 @@ from typing import Any
 
 import nbformat
 import redis
+from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -94,6 +94,8 @@ class Report:
     scores: list[Score] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    failed: str = ""  # why the grader could not grade it; empty when it could
+    flagged: list[str] = field(default_factory=list)  # what the guard blocked
 
     @property
     def points(self) -> float:
@@ -294,98 +296,121 @@ REPORT = (
 )
 
 
+class GraderError(RuntimeError):
+    """The grader itself could not run a notebook (not the learner's fault)."""
+
+
 def execute(
     nb: Any, redis_url: str, forbidden: tuple[str, ...], limits: Limits, marker: str
 ) -> tuple[list[CellRun], list[str]]:
-    """Run every code cell; a cell that hangs or kills the kernel is skipped on a replay."""
-    deadline = time.monotonic() + limits.notebook
-    skipped: dict[int, CellRun] = {}
-    attempts: list[str] = []
+    """Run every code cell; a cell that hangs or kills the kernel is skipped on a replay.
+
+    Returns what happened to each cell and the guard's record of blocked attempts.
+    """
     workdir = Path(tempfile.mkdtemp(prefix="grading-"))
     try:
-        for _start in range(KERNEL_STARTS):
-            with redis.Redis.from_url(redis_url) as client:
-                client.flushall()
-            runs, stuck = _run_once(
-                nb, skipped, redis_url, forbidden, limits, marker, workdir, deadline, attempts
-            )
-            if stuck is None:
-                return runs, attempts
-            index, run = stuck
-            skipped[index] = run
-        for index, run in enumerate(runs):
-            if run.status == "not run" and nb.cells[index].cell_type == "code":
-                run.detail = f"not run: the kernel had to be restarted {KERNEL_STARTS} times"
-        return runs, attempts
+        return _Execution(nb, redis_url, forbidden, limits, marker, workdir).run()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _run_once(nb, skipped, redis_url, forbidden, limits, marker, workdir, deadline, attempts):
-    """One kernel, cells in order; returns (runs, None) or (runs, (index, run)) if stuck."""
-    runs = [skipped.get(i, CellRun()) for i in range(len(nb.cells))]
-    env = {k: v for k, v in os.environ.items() if k not in ("COURSE_NAMESPACE", "JUPYTERHUB_USER")}
-    env.update(REDIS_URL=redis_url, COURSE_GRADING="1", MPLBACKEND="Agg", PYTHONWARNINGS="ignore")
-    client = _Client(
-        nb,
-        timeout=limits.cell,
-        kernel_name="python3",
-        allow_errors=True,
-        interrupt_on_timeout=False,
-        shutdown_kernel="immediate",
-        startup_timeout=60,
-        resources={"metadata": {"path": str(workdir)}},
-    )
-    client.marker = marker
-    with client.setup_kernel(env=env, stderr=subprocess.DEVNULL):
-        _execute_given(client, GUARD.format(roots=list(forbidden)), PROBE_TIMEOUT * 4)
-        for index, cell in enumerate(nb.cells):
-            if cell.cell_type != "code" or index in skipped:
+class _Execution:
+    """One submission's run: kernels started, cells executed, replays after a stuck cell."""
+
+    def __init__(self, nb, redis_url, forbidden, limits, marker, workdir) -> None:  # noqa: ANN001
+        self.nb, self.redis_url, self.limits, self.marker = nb, redis_url, limits, marker
+        self.guard = GUARD.format(roots=list(forbidden))
+        self.workdir = workdir
+        self.deadline = time.monotonic() + limits.notebook
+        self.skipped: dict[int, CellRun] = {}
+        self.attempts: list[str] = []
+        hub = ("COURSE_NAMESPACE", "JUPYTERHUB_USER")
+        self.env = {k: v for k, v in os.environ.items() if k not in hub}
+        self.env.update(
+            REDIS_URL=redis_url, COURSE_GRADING="1", MPLBACKEND="Agg", PYTHONWARNINGS="ignore"
+        )
+
+    def run(self) -> tuple[list[CellRun], list[str]]:
+        for _start in range(KERNEL_STARTS):
+            with redis.Redis.from_url(self.redis_url) as client:
+                client.flushall()
+            runs = [self.skipped.get(i, CellRun()) for i in range(len(self.nb.cells))]
+            with contextlib.ExitStack() as stack:
+                stuck = self._cells(self._start_kernel(stack), runs)
+            if stuck is None:
+                return runs, self.attempts
+            self.skipped[stuck[0]] = stuck[1]
+        for index, run in enumerate(runs):
+            if run.status == "not run" and self.nb.cells[index].cell_type == "code":
+                run.detail = f"not run: the kernel had to be restarted {KERNEL_STARTS} times"
+        return runs, self.attempts
+
+    def _start_kernel(self, stack: contextlib.ExitStack) -> _Client:
+        """A fresh kernel with the guard installed; one retry, for a busy machine."""
+        log_path = self.workdir / "kernel-stderr.log"
+        log = stack.enter_context(log_path.open("a"))
+        problem: Exception | None = None
+        for _attempt in range(2):
+            client = _Client(
+                self.nb,
+                timeout=self.limits.cell,
+                kernel_name="python3",
+                allow_errors=True,
+                interrupt_on_timeout=False,
+                shutdown_kernel="immediate",
+                startup_timeout=60,
+                resources={"metadata": {"path": str(self.workdir)}},
+            )
+            client.marker = self.marker
+            try:
+                stack.enter_context(client.setup_kernel(env=self.env, stderr=log))
+            except RuntimeError as error:  # died or never answered kernel_info
+                problem = error
+                if client.km is not None and client.km.has_kernel:
+                    with contextlib.suppress(Exception):
+                        run_sync(client.km.shutdown_kernel)(now=True)
                 continue
-            left = deadline - time.monotonic()
+            _execute_given(client, self.guard, PROBE_TIMEOUT * 4)
+            return client
+        log.flush()
+        tail = log_path.read_text(errors="replace")[-500:]
+        raise GraderError(f"the Python kernel did not start ({problem}). {tail}")
+
+    def _cells(self, client: _Client, runs: list[CellRun]) -> tuple[int, CellRun] | None:
+        """Run the cells in order; (index, what happened) for a cell that got stuck."""
+        for index, cell in enumerate(self.nb.cells):
+            if cell.cell_type != "code" or index in self.skipped:
+                continue
+            left = self.deadline - time.monotonic()
             if left < 1:
-                for later in range(index, len(nb.cells)):
-                    if later not in skipped:
-                        runs[
-                            later
-                        ].detail = (
-                            f"not run: the notebook time limit ({limits.notebook} s) was reached"
-                        )
-                return runs, None
-            client.timeout = int(min(limits.cell, left))
+                limit = f"not run: the notebook time limit ({self.limits.notebook} s) was reached"
+                for later in range(index, len(self.nb.cells)):
+                    if later not in self.skipped:
+                        runs[later].detail = limit
+                return None
+            limit = client.timeout = int(min(self.limits.cell, left))
             try:
                 client.execute_cell(cell, index)
             except CellTimeoutError:
                 if _recovers(client):
-                    runs[index] = CellRun(
-                        "timeout",
-                        f"it did not finish within {client.timeout} s and was interrupted",
-                    )
+                    why = f"it did not finish within {limit} s and was interrupted"
+                    runs[index] = CellRun("timeout", why)
                     continue
-                return runs, (
-                    index,
-                    CellRun(
-                        "hung",
-                        f"it did not finish within {client.timeout} s and ignored the interrupt, "
-                        "so it was skipped and the notebook re-run without it",
-                    ),
+                why = (
+                    f"it did not finish within {limit} s and ignored the interrupt, "
+                    "so it was skipped and the notebook re-run without it"
                 )
+                return index, CellRun("hung", why)
             except DeadKernelError:
-                return runs, (
-                    index,
-                    CellRun(
-                        "died",
-                        "it stopped the Python kernel, so it was skipped and the notebook "
-                        "re-run without it",
-                    ),
-                )
+                why = "it stopped the Python kernel, so it was skipped and the notebook re-run"
+                return index, CellRun("died", why + " without it")
             runs[index] = _summarise(cell)
         with contextlib.suppress(Exception):
-            printed = _execute_given(client, REPORT.format(marker=marker), PROBE_TIMEOUT)
+            printed = _execute_given(client, REPORT.format(marker=self.marker), PROBE_TIMEOUT)
             for line in printed.splitlines():
-                if line.startswith(marker):
-                    attempts.extend(json.loads(line[len(marker) :]))
-    return runs, None
+                if line.startswith(self.marker):
+                    self.attempts.extend(json.loads(line[len(self.marker) :]))
+        return None
 
 
 def _execute_given(client: NotebookClient, source: str, timeout: int) -> str:
@@ -406,7 +431,7 @@ def _execute_given(client: NotebookClient, source: str, timeout: int) -> str:
 def _recovers(client: NotebookClient) -> bool:
     """Interrupt the kernel; True if it then answers a trivial request."""
     try:
-        client.km.interrupt_kernel()
+        run_sync(client.km.interrupt_kernel)()
         _execute_given(client, "pass", PROBE_TIMEOUT)
     except (CellTimeoutError, DeadKernelError, RuntimeError):
         return False
@@ -537,10 +562,19 @@ def grade_one(job: Job) -> Report:
     server = EmbeddedRedis().start()
     try:
         runs, attempts = execute(graded, server.url, job.forbidden, job.limits, marker)
+    except GraderError as error:
+        report.failed = str(error)
+        report.notes.append(f"The grader could not run this notebook (not your fault): {error}")
+        report.scores = [
+            Score(q.grade_id, q.title, 0.0, q.points, "Not graded: see below.")
+            for q in assignments.validate(source, job.assignment)
+        ]
+        return report
     finally:
         server.stop()
     report.scores = score(source, graded, runs, marker)
     report.notes += cell_notes(graded, runs)
+    report.flagged = sorted(set(attempts))
     if attempts:
         report.notes.append(
             "Your notebook tried to reach files or programs the grader keeps private "
@@ -658,11 +692,15 @@ def main(argv: list[str] | None = None) -> int:
     reports = grade_all(args.submissions, args.out, args.assignment, args.jobs, limits, args.source)
     for report in reports:
         score = f"{report.points:5g} / {report.total:<5g}"
-        print(f"{report.student:20} {report.assignment or '?':18} {score} ({report.seconds:.1f} s)")
+        flag = f"  NOT GRADED: {report.failed}" if report.failed else ""
+        if report.flagged:
+            flag += f"  FLAGGED, tried: {'; '.join(report.flagged)}"
+        line = f"{report.student:20} {report.assignment or '?':18} {score} ({report.seconds:.1f} s)"
+        print(line + flag)
     elapsed = time.monotonic() - started
     print(f"graded {len(reports)} notebooks in {elapsed:.1f} s with {args.jobs} at a time")
     print(f"gradebook: {args.out / 'gradebook.csv'}; feedback: {args.out / 'feedback'}/")
-    return 0
+    return 1 if any(report.failed for report in reports) else 0
 
 
 if __name__ == "__main__":
