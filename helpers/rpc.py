@@ -229,10 +229,7 @@ class RPCHandler(background.QuietJSONHandler):
         words = self.raw_requestline.decode("latin-1").split()
         self.command, self.request_version = "", "HTTP/1.1"
         if len(words) != 3 or words[2] not in ("HTTP/1.1", "HTTP/1.0"):
-            self.close_connection = True
-            self.reply(
-                400, error_reply(INVALID_REQUEST, "Invalid Request", "not an HTTP/1.x request")
-            )
+            self.refuse(400, "not an HTTP/1.x request")
             return False
         self.command, self.path, self.request_version = words
         headers: dict[str, str] = {}
@@ -242,7 +239,6 @@ class RPCHandler(background.QuietJSONHandler):
                 break
             name, colon, value = line.decode("latin-1").partition(":")
             if not colon or len(line) > 65536 or len(headers) >= 100:
-                self.close_connection = True
                 self.refuse(431, "malformed or too many HTTP headers")
                 return False
             headers[name.strip().lower()] = value.strip()
@@ -269,7 +265,12 @@ class RPCHandler(background.QuietJSONHandler):
         self.wfile.write(head.encode("latin-1") + b"\r\n" + body)
 
     def refuse(self, status: int, data: str, extra: str = "") -> None:
-        """An HTTP-level refusal, still with a JSON-RPC error body saying what to do."""
+        """An HTTP-level refusal, still with a JSON-RPC error body saying what to do.
+
+        The connection closes after it: a body left unread must not be taken for the
+        next request on the same connection.
+        """
+        self.close_connection = True
         self.reply(status, error_reply(INVALID_REQUEST, "Invalid Request", data), extra)
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
@@ -282,11 +283,9 @@ class RPCHandler(background.QuietJSONHandler):
             return
         length = self.headers.get("content-length", "")
         if not length.isdigit():
-            self.close_connection = True
             self.refuse(411, "send a Content-Length header (chunked bodies are not accepted)")
             return
         if int(length) > MAX_BODY_BYTES:
-            self.close_connection = True  # the unread body must not be taken as a request
             self.refuse(413, f"the body is {length} bytes; the limit is {MAX_BODY_BYTES}")
             self._discard(int(length))
             return
@@ -310,12 +309,9 @@ class RPCHandler(background.QuietJSONHandler):
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own refusals (line too long, unknown verb) in the same JSON form."""
-        self.close_connection = True
         self.refuse(code, message or self.responses.get(code, ("refused",))[0])
 
     def _not_allowed(self) -> None:
-        if self.command == "HEAD":
-            self.close_connection = True  # a HEAD reply has no body to read
         self.refuse(
             405, f"{self.command} is not allowed: POST JSON-RPC requests to /", "Allow: POST\r\n"
         )

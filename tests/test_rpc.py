@@ -801,3 +801,14 @@ def test_a_method_python_cannot_inspect_gets_32000_not_a_dropped_connection() ->
         '{"jsonrpc": "2.0", "method": "int", "params": [1], "id": 1}', {"int": int}
     )
     assert json.loads(answer)["error"]["code"] == -32000 and json.loads(answer)["id"] == 1
+
+
+def test_a_refused_body_is_never_read_as_the_next_request(server: rpc.Server) -> None:
+    """404 before the body is read: the server closes rather than parse the body as HTTP."""
+    body = b'{"jsonrpc": "2.0", "method": "add", "params": [3, 4], "id": 1}'
+    wrong_path = (
+        b"POST /rpc HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    response = raw_exchange(server, wrong_path + wrong_path.replace(b"/rpc", b"/"))
+    assert response.count("HTTP/1.1 ") == 1 and "Connection: close" in response
