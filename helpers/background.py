@@ -89,7 +89,8 @@ class QuietJSONHandler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
-        self.wfile.write(payload)
+        if self.command != "HEAD":  # a HEAD answer carries headers only
+            self.wfile.write(payload)
 
     def _not_allowed(self) -> None:
         self.send_json(405, {"error": f"method {self.command} not allowed"})
