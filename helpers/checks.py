@@ -581,6 +581,7 @@ class _KVService:
             'methods = {"set": kv_set, "get": kv_get, "delete": kv_delete, "incr": kv_incr}',
         )
         self.key_for = answers.get("key_for", "the set-up cell")
+        self.methods = methods
         self.name = fresh_name("check-kv")
         self.server = rpc.start(methods, name=self.name)
         self.client = rpc.Client(self.server.url, timeout=CALL_TIMEOUT)
@@ -603,6 +604,11 @@ class _KVService:
             "Each method returns Success(...), Error(...) or InvalidParams(...).",
         )
         if "error" in reply and reply["error"].get("code") == -32603:
+            # The server hides the exception; calling the method here names it.
+            function = self.methods[method]
+            self.answers.call(
+                f"{getattr(function, '__name__', method)}{params!r}", function, *params
+            )
             raise Mismatch(
                 f"{label} to answer",
                 f"the method raised inside the server: {_short(reply['error'].get('data'))}",

@@ -334,3 +334,17 @@ def test_a_kernel_that_cannot_start_is_a_grader_error_not_a_crash(
     nb, _ = grading.assemble(source(), CHAT, solved())
     with pytest.raises(grading.GraderError, match="the Python kernel did not start"):
         grading.execute(nb, private_redis.url, (), grading.Limits(5, 30), "marker")
+
+
+def test_the_notebook_time_limit_stops_the_run_and_says_so(private_redis) -> None:
+    slow = scratch(solved(), "setup", "import time\n\ntime.sleep(30)\n")
+    nb, _ = grading.assemble(source(), CHAT, slow)
+    started = time.monotonic()
+    runs, _ = grading.execute(nb, private_redis.url, (), grading.Limits(20, 4), "marker")
+    assert time.monotonic() - started < 20
+    last_check = max(i for i, c in enumerate(nb.cells) if assignments.is_test(c))
+    assert runs[last_check].status == "not run"
+    assert runs[last_check].detail == "not run: the notebook time limit (4 s) was reached"
+    scores = grading.score(source(), nb, runs, "marker")
+    assert sum(s.points for s in scores) == 0
+    assert "notebook time limit (4 s)" in scores[-1].message
