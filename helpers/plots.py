@@ -91,9 +91,9 @@ def compare(results: Sequence[LatencyResult], title: str | None = None) -> Figur
     ax.legend(fontsize=8, loc="lower right")
     fastest = min(results, key=lambda r: r.p50_us)
     slowest = max(results, key=lambda r: r.p50_us)
+    ratio = slowest.p50_us / fastest.p50_us
     ax.set_title(
-        title or f"{slowest.label} p50 is {slowest.p50_us / fastest.p50_us:.1f}× {fastest.label}",
-        fontsize=10,
+        title or f"p50 of {slowest.label} is {ratio:.1f}× that of {fastest.label}", fontsize=10
     )
     return fig
 
@@ -139,6 +139,23 @@ def _headline(result: LossResult) -> str:
     return text
 
 
+def _mark_events(ax, events: list[tuple[float, str]]) -> None:
+    """A dotted line at each event, its label on a row of its own from the top down."""
+    low, high = ax.get_xlim()
+    for row, (x, text) in enumerate(sorted(events)):
+        ax.axvline(x, color="black", linewidth=0.8, linestyle=":")
+        right_half = x > low + 0.6 * (high - low)
+        ax.annotate(
+            f"{text} " if right_half else f" {text}",
+            (x, 0.96 - 0.08 * row),
+            xycoords=("data", "axes fraction"),
+            ha="right" if right_half else "left",
+            va="top",
+            fontsize=8,
+            backgroundcolor=(1, 1, 1, 0.8),
+        )
+
+
 def timeline(result: LossResult, ax=None) -> Figure | None:
     """Sequence number against time: sent, received, lost ranges shaded, events marked."""
     fig = None
@@ -181,18 +198,7 @@ def timeline(result: LossResult, ax=None) -> Figure | None:
             alpha=0.15,
             label=f"lost ({len(result.lost)})" if index == 0 else None,
         )
-    for index, (when, text) in enumerate(result.events):
-        x = result.seconds(when)
-        ax.axvline(x, color="black", linewidth=0.8, linestyle=":")
-        ax.annotate(
-            text,
-            (x, 0.98 - 0.3 * (index % 3)),  # staggered, so events close in time stay legible
-            xycoords=("data", "axes fraction"),
-            rotation=90,
-            va="top",
-            fontsize=8,
-            backgroundcolor=(1, 1, 1, 0.7),
-        )
+    _mark_events(ax, [(result.seconds(when), text) for when, text in result.events])
     ax.set(xlabel="time since start (s)", ylabel="sequence number")
     ax.legend(fontsize=8, loc="lower right", markerscale=2)
     ax.set_title(_headline(result), fontsize=10)

@@ -52,6 +52,17 @@ def problems(cells: list) -> list[str]:
     return found
 
 
+def missing_figures(code_cells: list) -> list[str]:
+    """Cells whose last line draws with helpers.plots but that showed no image."""
+    found = []
+    for index, cell in code_cells:
+        last = cell.source.strip().splitlines()[-1] if cell.source.strip() else ""
+        drawn = any("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
+        if last.startswith("plots.") and "ProgressBar" not in last and not drawn:
+            found.append(f"cell {index} ends with {last!r} but showed no figure")
+    return found
+
+
 def probe(client: NotebookClient, nb) -> dict:
     cell = nbformat.v4.new_code_cell(PROBE)
     nb.cells.append(cell)
@@ -92,7 +103,7 @@ def test_notebook_runs_twice_and_leaves_nothing(path: Path) -> None:
         for run in ("first run", "second run, same kernel"):
             for index, cell in code_cells:
                 client.execute_cell(cell, index)
-            found = problems(nb.cells)
+            found = problems(nb.cells) + missing_figures(code_cells)
             assert not found, f"{path.name}, {run}:\n" + "\n".join(found)
         after = probe(client, nb)
     assert after["background"] == [], f"{path.name} left background workers running"
