@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import redis
-from report import Row, median, percentile, us, verdict
+from report import Row, median, percentile, spread, us, verdict
 
 from helpers.redis_server import EmbeddedRedis
 
@@ -89,7 +89,7 @@ def measure(server: EmbeddedRedis, repeats: int, count: int) -> tuple[list[Row],
         figure=figure,
         pack=f"harness: {us(median(harness['p50_s']))} / {us(median(harness['p99_s']))}",
         peer=f"raw listen() loop: {us(median(raw['p50_s']))} / {us(median(raw['p99_s']))}",
-        ratio=f"p50 {shown} the raw loop's",
+        ratio=f"p50 {shown} the raw loop's" + spread(ratios),
         target=f"≤ {RATIO_TARGET}×",
         verdict=verdict(median(ratios) <= RATIO_TARGET, shown, f"≤ {RATIO_TARGET}×"),
         data=figures,

@@ -11,7 +11,7 @@ import subprocess
 import time
 
 import redis
-from report import Row, median, percentile, us, verdict
+from report import Row, median, percentile, spread, us, verdict
 
 from helpers.redis_server import EmbeddedRedis
 
@@ -85,7 +85,7 @@ def ping(server: EmbeddedRedis, repeats: int, count: int, bench_count: int) -> R
     )
     if have_benchmark:
         row.peer = f"redis-benchmark -c 1: {us(median(floors))}"
-        row.ratio = f"{median(ratios):.2f}× the floor"
+        row.ratio = f"{median(ratios):.2f}× the floor" + spread(ratios)
         row.verdict = "no target: the floor shows what the client library costs"
         row.data |= {"redis_benchmark_mean_s": floors, "ratio": ratios}
     else:

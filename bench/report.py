@@ -46,6 +46,11 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def spread(ratios: list[float]) -> str:
+    """The range of a ratio over the repeats: how far one run's figure can be trusted."""
+    return f" (repeats {min(ratios):.2f}–{max(ratios):.2f})" if len(ratios) > 1 else ""
+
+
 def us(seconds: float) -> str:
     """Seconds as microseconds, for latencies."""
     return f"{seconds * 1e6:,.0f} µs"

@@ -18,7 +18,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import load
-from report import Row, median, percentile, us, verdict
+from report import Row, median, percentile, spread, us, verdict
 
 BENCH = Path(__file__).resolve().parent
 RPS_TARGET = 1.0
@@ -140,9 +140,9 @@ def measure(repeats: int, count: int, without_node: bool) -> tuple[list[Row], di
         ratios = [a / b for a, b in zip(pack["rps"], peer["rps"], strict=True)]
         p50_ratios = [a / b for a, b in zip(pack["p50_s"], peer["p50_s"], strict=True)]
         shown = f"{median(ratios):.2f}×"
-        rps.ratio = f"{shown} jayson's"
+        rps.ratio = f"{shown} jayson's" + spread(ratios)
         rps.verdict = verdict(median(ratios) >= RPS_TARGET, shown, f"≥ {RPS_TARGET:.1f}×")
-        latency.ratio = f"p50 {median(p50_ratios):.2f}× jayson's"
+        latency.ratio = f"p50 {median(p50_ratios):.2f}× jayson's" + spread(p50_ratios)
         figures["ratio_rps"], figures["ratio_p50"] = ratios, p50_ratios
     else:
         rps.verdict = latency.verdict = "not measured: " + (
