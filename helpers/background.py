@@ -14,7 +14,9 @@ import contextlib
 import errno
 import json
 import socket
+import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
@@ -99,13 +101,15 @@ class QuietJSONHandler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
-    """Tracks open connections so stop() can close keep-alive clients too."""
+    """Tracks open connections and their threads, so stop() can close keep-alive clients
+    and wait for a request still running; a client that hangs up is not an error."""
 
     daemon_threads = True
     request_queue_size = 128  # the default 5 times out under 64 concurrent clients
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.connections: set[socket.socket] = set()
+        self.workers: set[threading.Thread] = set()
         self.connections_lock = threading.Lock()
         super().__init__(*args, **kwargs)
 
@@ -113,6 +117,28 @@ class _Server(ThreadingHTTPServer):
         with self.connections_lock:
             self.connections.add(request)
         super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        worker = threading.current_thread()
+        with self.connections_lock:
+            self.workers.add(worker)
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self.connections_lock:
+                self.workers.discard(worker)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet when a client hangs up; report real errors (stderr) as usual."""
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)
+
+    def join_workers(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self.connections_lock:
+            running_now = list(self.workers)
+        for worker in running_now:
+            worker.join(max(0.0, deadline - time.monotonic()))
 
     def shutdown_request(self, request: Any) -> None:
         with self.connections_lock:
@@ -177,13 +203,15 @@ class HTTPService:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def stop(self) -> None:
-        """Stop accepting, drop open keep-alive connections, join the thread, free the port."""
+    def stop(self, wait: float = 5.0) -> None:
+        """Stop accepting, drop open keep-alive connections, free the port, and wait up to
+        `wait` s for requests still running, so that nothing of the service runs after."""
         if self.thread.is_alive():
             self.server.shutdown()
         self.server.close_connections()
         self.server.server_close()
-        self.thread.join(timeout=5)
+        self.thread.join(timeout=wait)
+        self.server.join_workers(wait)
 
     def __repr__(self) -> str:
         state = "running" if self.thread.is_alive() else "stopped"

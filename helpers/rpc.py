@@ -34,7 +34,6 @@ import select
 import threading
 import time
 import warnings
-import weakref
 from collections.abc import Callable, Mapping
 from email.utils import formatdate
 from typing import Any
@@ -210,15 +209,6 @@ class RPCHandler(background.QuietJSONHandler):
 
     methods: Methods = {}
     timeout = IDLE_TIMEOUT
-    in_flight: weakref.WeakSet[threading.Thread] = weakref.WeakSet()  # one set per server
-
-    def setup(self) -> None:
-        self.in_flight.add(threading.current_thread())
-        super().setup()
-
-    def finish(self) -> None:
-        super().finish()
-        self.in_flight.discard(threading.current_thread())
 
     def handle(self) -> None:
         # A client that vanishes mid-request is simply dropped, without a traceback.
@@ -331,22 +321,8 @@ class Server(background.HTTPService):
         fallback: bool = True,
     ) -> None:
         self.methods = prepared(methods)
-        self.in_flight: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
-        handler = type(
-            "RPCHandler", (RPCHandler,), {"methods": self.methods, "in_flight": self.in_flight}
-        )
+        handler = type("RPCHandler", (RPCHandler,), {"methods": self.methods})
         super().__init__(name, handler, port, host, fallback)
-
-    def stop(self, wait: float = 5.0) -> None:
-        """Stop as HTTPService does, then wait (up to `wait` s) for calls still running.
-
-        A slow method keeps its connection's thread busy after the socket is closed;
-        waiting for it means that once stop() returns, nothing of this server runs.
-        """
-        super().stop()
-        deadline = time.monotonic() + wait
-        for thread in list(self.in_flight):
-            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def start(

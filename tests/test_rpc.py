@@ -775,7 +775,7 @@ def test_stop_waits_for_a_call_still_running() -> None:
     server = rpc.start({"sleep": rpc_methods.sleep}, name="test in flight")
     with pytest.raises(TimeoutError), rpc.Client(server.url, timeout=0.1) as impatient:
         impatient.send({"jsonrpc": "2.0", "method": "sleep", "params": [0.5], "id": 1})
-    busy = list(server.in_flight)
+    busy = list(server.server.workers)
     assert busy and all(thread.is_alive() for thread in busy)
     rpc.stop("test in flight")
     assert not any(thread.is_alive() for thread in busy)
