@@ -26,12 +26,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser_lab import INSTALL_CHROMIUM, JupyterLab, chromium_args, find_chromium
 from tests.conftest import NOTEBOOKS
-
-playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-PlaywrightError = playwright_api.Error
 
 SECOND = 1000  # Playwright counts milliseconds
 PAGE_TIMEOUT = 120 * SECOND
@@ -77,8 +76,6 @@ RUN_FINISHED = """(panel) => {
 
 PAGE_STATE = """(panel) => {
     const root = document.querySelector(panel);
-    const text = (selector) => [...root.querySelectorAll(selector)]
-        .map(e => e.textContent.trim());
     return {
         status: root.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status,
         kernel: root.querySelector('.jp-Toolbar-kernelName')?.getAttribute('aria-label'),
@@ -116,14 +113,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     """Debian's Chromium, headless, for the whole session; skip (or fail in CI) without it."""
     executable = find_chromium()
     if executable is None:
         if os.environ.get("REQUIRE_BROWSER") == "1":
             pytest.fail(f"REQUIRE_BROWSER=1 but: {INSTALL_CHROMIUM}")
         pytest.skip(INSTALL_CHROMIUM)
-    with playwright_api.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=executable, headless=True, args=chromium_args()
         )
@@ -158,6 +155,16 @@ def wait(page, script: str, timeout: int, what: str) -> None:
             f"{what} did not happen within {timeout // SECOND} s "
             f"({error.message.splitlines()[0]}); the page shows {seen}"
         ) from None
+
+
+def close_sidebar(page) -> None:
+    """Give the notebook the whole width, as a learner closing the file browser would."""
+    page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()
+    page.wait_for_function(
+        "() => document.querySelector('#jp-left-stack').classList.contains('lm-mod-hidden')",
+        timeout=PAGE_TIMEOUT,
+        polling=100,
+    )
 
 
 def run_all_cells(page) -> None:
@@ -234,19 +241,21 @@ def code_lines(source: str) -> str:
 
 @pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.stem)
 def test_notebook_runs_in_jupyterlab(
-    path: Path, browser, lab: JupyterLab, output_dir: Path
+    path: Path, browser: Browser, lab: JupyterLab, output_dir: Path
 ) -> None:
     nb = nbformat.read(path, as_version=4)
     name = copy_stripped(path, lab.root)
     shot = output_dir / "browser" / f"{path.stem}.png"
     shot.unlink(missing_ok=True)
     context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(PAGE_TIMEOUT)  # clicks on a busy shared machine
     page = context.new_page()
     try:
         page.goto(lab.notebook_url(name), timeout=PAGE_TIMEOUT)
         wait(
             page, KERNEL_READY, KERNEL_TIMEOUT, "the kernel becoming ready (idle, named, no dialog)"
         )
+        close_sidebar(page)
         run_all_cells(page)
         wait(page, RUN_FINISHED, RUN_TIMEOUT, "Run All Cells finishing")
         state = page.evaluate(PAGE_STATE, PANEL)
