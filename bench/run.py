@@ -42,7 +42,7 @@ TOTAL_BUDGET_S = 540  # `make bench` must finish within 10 minutes, set-up inclu
 # (repeats, count per repeat) for each measurement: full, then --quick
 COUNTS = {
     "start": (10, 3),
-    "ping": ((5, 3000, 20000), (3, 100, 1000)),
+    "ping": ((15, 1000, 3000), (3, 100, 1000)),
     "pubsub": ((5, 2000), (3, 50)),
     "rpc": ((7, 5000), (3, 50)),
     "course": (3, 1),
