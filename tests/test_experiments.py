@@ -198,3 +198,12 @@ def test_maxlen_trims_unread_entries(private_redis: EmbeddedRedis) -> None:
     result = experiments.stream_trimmed(private_redis.url, count=500, maxlen=50)
     assert result.received_seqs == set(range(450, 500))
     assert result.gaps == [(0, 449)]
+
+
+def test_restart_keeps_data_only_when_asked(private_redis: EmbeddedRedis) -> None:
+    with redis.Redis.from_url(private_redis.url) as client:
+        client.set("kept", "yes")
+        private_redis.restart(keep_data=True)
+        assert client.get("kept") == b"yes"
+        private_redis.restart()
+        assert client.get("kept") is None
