@@ -292,11 +292,17 @@ def server() -> ServerInfo:
             _server = _from_env(url)
         return _server
     if _embedded is not None and _embedded.process and _embedded.process.poll() is None:
+        if _server is None or _server.pid != _embedded.pid:  # restarted by an experiment
+            _server = _describe(_embedded)
         return _server
     _embedded = EmbeddedRedis().start()
-    source = f"{_embedded.origin}: {_embedded.binary}"
-    _server = ServerInfo(_embedded.url, _embedded.version(), source, True, _embedded.pid)
+    _server = _describe(_embedded)
     return _server
+
+
+def _describe(embedded: EmbeddedRedis) -> ServerInfo:
+    source = f"{embedded.origin}: {embedded.binary}"
+    return ServerInfo(embedded.url, embedded.version(), source, True, embedded.pid)
 
 
 def embedded() -> EmbeddedRedis:

@@ -195,3 +195,11 @@ def test_start_is_fast(private_redis) -> None:
     elapsed = time.perf_counter() - started
     server.stop()
     assert elapsed < 5, f"embedded start took {elapsed:.2f} s"
+
+
+def test_server_info_follows_a_restart(fresh_module) -> None:
+    before = fresh_module.server()
+    fresh_module.embedded().restart(down_for=0)
+    after = fresh_module.server()
+    assert after.pid == fresh_module.embedded().pid != before.pid
+    assert after.url == before.url
