@@ -161,6 +161,8 @@ class JupyterLab:
             f"--LabApp.workspaces_dir={dirs['workspaces']}",
             "--LabApp.news_url=None",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            # window.jupyterapp: the tests read each cell's outputs (mime types) from its model.
+            "--LabApp.expose_app_in_browser=True",
         ]  # fmt: skip
         if os.geteuid() == 0:
             command.append("--allow-root")

@@ -5,8 +5,11 @@ not show, a kernel that is not found, a dialog that blocks the first run. So for
 each notebooks/*.ipynb this opens a stripped copy in a real JupyterLab driven by
 headless Chromium, waits for the kernel, clicks Run > Run All Cells, and checks
 what the page shows: no error or stderr output, an execution count on every code
-cell, an image for every cell that draws a plot. A screenshot of the whole notebook
-goes to test-output/browser/ either way.
+cell, an image for every cell that draws a plot, and every widget rendered (not left
+as "Loading widget...", an error, or the plain-text fallback JupyterLab shows when its
+widget extension is missing). Then it presses every widget button once, as a learner
+trying a control panel would, and waits for the answer, whose plot must show too.
+A screenshot of the whole notebook goes to test-output/browser/ either way.
 
 Without Chromium the tests skip (saying how to install it); with REQUIRE_BROWSER=1,
 as .ci/run sets, they fail instead.
@@ -36,6 +39,8 @@ SECOND = 1000  # Playwright counts milliseconds
 PAGE_TIMEOUT = 120 * SECOND
 KERNEL_TIMEOUT = 180 * SECOND
 RUN_TIMEOUT = 900 * SECOND
+WIDGET_TIMEOUT = 60 * SECOND
+BUTTON_TIMEOUT = 300 * SECOND
 VIEWPORT = {"width": 1280, "height": 900}
 MAX_SCREENSHOT_HEIGHT = 30_000
 
@@ -45,7 +50,7 @@ DRAWS_PLOT = re.compile(
     r"|\bax\w*(\[[^\]]*\])?\.(plot|hist|bar|barh|scatter|ecdf|step|boxplot|imshow|fill_between)\("
     r"|\.plot\("
 )
-SHOWS_WIDGET = re.compile(r"\b(widgets\.\w+|interact|interactive)\(")
+SHOWS_WIDGET = re.compile(r"\b(widgets\.\w+|interact|interact_manual|interactive)\(")
 
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 
@@ -74,13 +79,46 @@ RUN_FINISHED = """(panel) => {
         && images.every(img => img.complete);
 }"""
 
+# A cell's own outputs (not those inside an Output widget): how many widget views the kernel
+# sent (from the cell's model), how many rendered as a live view, and what shows instead.
+WIDGETS_OF = """(cell, model) => {
+    const outputs = [...cell.querySelectorAll(
+        ':scope .jp-Cell-outputArea > .jp-OutputArea-child > .jp-OutputArea-output')];
+    const broken = o => o.querySelector('.jupyter-widgets-error-widget') !== null
+        || /Error displaying widget|Loading widget\\.\\.\\./.test(o.innerText);
+    const live = o => [...o.children].some(child => child.classList.contains('jupyter-widgets')
+        && [...child.classList].some(name => name.startsWith('widget-')));
+    const view = 'application/vnd.jupyter.widget-view+json';
+    const sent = model && model.type === 'code'
+        ? model.outputs.toJSON().filter(o => o.data && view in o.data).length : 0;
+    return {
+        widgets_sent: sent,
+        widgets_live: outputs.filter(o => live(o) && !broken(o)).length,
+        widgets_broken: outputs.filter(broken).map(o => o.innerText.trim().slice(0, 300)
+            || 'an error widget (its JavaScript model or view failed to load)'),
+        widgets_text: outputs.filter(o => o.dataset.mimeType === 'text/plain'
+            && /^\\w+\\(children=|^\\w+\\(value=/.test(o.innerText.trim()))
+            .map(o => o.innerText.trim().slice(0, 120)),
+    };
+}"""
+
+# The notebook's cell models, through window.jupyterapp (the server exposes it).
+CELL_MODELS = """(root) => {
+    const app = window.jupyterapp;
+    const panel = app ? [...app.shell.widgets('main')].find(w => w.node === root) : undefined;
+    return panel ? panel.content.widgets.map(w => w.model) : null;
+}"""
+
 PAGE_STATE = """(panel) => {
     const root = document.querySelector(panel);
+    const models = (CELL_MODELS)(root);
+    const widgetsOf = (WIDGETS_OF);
     return {
+        models: models !== null,
         status: root.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status,
         kernel: root.querySelector('.jp-Toolbar-kernelName')?.getAttribute('aria-label'),
         dialogs: [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText.trim()),
-        cells: [...root.querySelectorAll('.jp-Notebook .jp-Cell')].map(cell => ({
+        cells: [...root.querySelectorAll('.jp-Notebook .jp-Cell')].map((cell, index) => ({
             code: cell.classList.contains('jp-CodeCell'),
             prompt: cell.querySelector('.jp-InputPrompt')?.textContent.trim() ?? '',
             stderr: [...cell.querySelectorAll(
@@ -88,9 +126,34 @@ PAGE_STATE = """(panel) => {
                 .map(e => e.innerText.slice(0, 800)),
             images: [...cell.querySelectorAll('.jp-OutputArea-output img')]
                 .map(img => img.naturalWidth > 0 && img.naturalHeight > 0),
-            widgets: cell.querySelectorAll('.jp-OutputArea-output .jupyter-widgets').length,
+            ...widgetsOf(cell, models ? models[index] : null),
         })),
     };
+}""".replace("(CELL_MODELS)", f"({CELL_MODELS})").replace("(WIDGETS_OF)", f"({WIDGETS_OF})")
+
+
+WIDGETS_SETTLED = """(panel) => ![...document.querySelectorAll(
+    panel + ' .jp-Cell-outputArea > .jp-OutputArea-child > .jp-OutputArea-output')]
+    .some(o => o.innerText.includes('Loading widget...'))"""
+
+# What a cell's outputs show, to tell that pressing a button changed something.
+OUTPUT_SIGNATURE = """([panel, index]) => {
+    const area = document.querySelectorAll(panel + ' .jp-Notebook .jp-Cell')[index]
+        .querySelector('.jp-Cell-outputArea');
+    return area.innerText + ' | images ' + area.querySelectorAll('img').length;
+}"""
+
+# Pressing a button was answered: the kernel is idle again, the button enabled again,
+# the cell's outputs changed and their images loaded.
+BUTTON_ANSWERED = """([panel, index, number, before]) => {
+    const root = document.querySelector(panel);
+    const area = root.querySelectorAll('.jp-Notebook .jp-Cell')[index]
+        .querySelector('.jp-Cell-outputArea');
+    const button = area.querySelectorAll('button.widget-button')[number];
+    const status = root.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status;
+    const now = area.innerText + ' | images ' + area.querySelectorAll('img').length;
+    return status === 'idle' && button !== undefined && !button.disabled && now !== before
+        && [...area.querySelectorAll('img')].every(img => img.complete);
 }"""
 
 
@@ -141,16 +204,18 @@ def copy_stripped(path: Path, root: Path) -> str:
     return path.name
 
 
-def wait(page, script: str, timeout: int, what: str) -> None:
+def wait(page, script: str, timeout: int, what: str, arg: object = PANEL) -> None:
     """Wait for a condition in the page; on expiry say what and show the page's state."""
     try:
-        page.wait_for_function(script, arg=PANEL, timeout=timeout, polling=100)
+        page.wait_for_function(script, arg=arg, timeout=timeout, polling=100)
     except PlaywrightError as error:
         seen = "no notebook panel in the page"
         if page.query_selector(PANEL):
             state = page.evaluate(PAGE_STATE, PANEL)
-            prompts = [cell["prompt"] for cell in state.pop("cells") if cell["code"]]
-            seen = f"{state}, code cell prompts {prompts}"
+            cells = state.pop("cells")
+            prompts = [cell["prompt"] for cell in cells if cell["code"]]
+            widgets = {i: cell["widgets_broken"] for i, cell in enumerate(cells)}
+            seen = f"{state}, code cell prompts {prompts}, broken widgets by cell {widgets}"
         raise AssertionError(
             f"{what} did not happen within {timeout // SECOND} s "
             f"({error.message.splitlines()[0]}); the page shows {seen}"
@@ -173,6 +238,26 @@ def run_all_cells(page) -> None:
     page.locator('.lm-Menu [data-command="runmenu:run-all"]').click()
 
 
+def press_widget_buttons(page) -> None:
+    """Press each widget button once, top to bottom, and wait for the kernel's answer."""
+    cells = page.locator(f"{PANEL} .jp-Notebook .jp-Cell")
+    for index in range(cells.count()):
+        buttons = cells.nth(index).locator(".jp-Cell-outputArea button.widget-button")
+        for number in range(buttons.count()):
+            button = buttons.nth(number)
+            label = button.inner_text().strip()
+            before = page.evaluate(OUTPUT_SIGNATURE, [PANEL, index])
+            button.click()
+            wait(
+                page,
+                BUTTON_ANSWERED,
+                BUTTON_TIMEOUT,
+                f"an answer to pressing {label!r} in cell {index} (kernel idle, button enabled, "
+                "the outputs changed)",
+                arg=[PANEL, index, number, before],
+            )
+
+
 def save_screenshot(page, path: Path) -> None:
     """The whole notebook in one image: grow the window until nothing needs scrolling."""
     scroller = page.locator(f"{PANEL} .jp-WindowedPanel-outer")
@@ -190,6 +275,8 @@ def save_screenshot(page, path: Path) -> None:
 def problems(nb, state: dict) -> list[str]:
     """What the page shows that a learner should not see, cell by cell."""
     found = [f"a dialog is open: {text!r}" for text in state["dialogs"]]
+    if not state["models"]:
+        found.append("cannot read the cells' outputs: window.jupyterapp is missing")
     if len(state["cells"]) != len(nb.cells):
         return [*found, f"the page shows {len(state['cells'])} cells, the file has {len(nb.cells)}"]
     for index, (cell, shown) in enumerate(zip(nb.cells, state["cells"], strict=True)):
@@ -202,8 +289,27 @@ def problems(nb, state: dict) -> list[str]:
             found.append(f"cell {index} has an image that did not load")
         if draws_plot(cell.source) and not shown["images"]:
             found.append(f"cell {index} draws a plot but the page shows no image for it")
-        if SHOWS_WIDGET.search(code_lines(cell.source)) and not shown["widgets"]:
-            found.append(f"cell {index} shows a widget but the page shows none")
+        found += widget_problems(index, cell.source, shown)
+    return found
+
+
+def widget_problems(index: int, source: str, shown: dict) -> list[str]:
+    """A cell that displays widgets (its outputs hold widget views, or its source makes
+    them) must show them as live views: not loading, not an error, not plain text."""
+    wanted = max(shown["widgets_sent"], 1 if SHOWS_WIDGET.search(code_lines(source)) else 0)
+    found = [f"cell {index} shows a broken widget: {text!r}" for text in shown["widgets_broken"]]
+    if shown["widgets_live"] < wanted:
+        if shown["widgets_text"]:
+            why = f": shown as plain text {shown['widgets_text']}, so JupyterLab has no widget "
+            why += "renderer (is jupyterlab_widgets installed where the server runs?)"
+        elif not shown["widgets_sent"]:
+            why = ": the kernel sent no widget view"
+        else:
+            why = ""
+        found.append(
+            f"cell {index} displays {wanted} widget(s) but the page renders "
+            f"{shown['widgets_live']}{why}"
+        )
     return found
 
 
@@ -258,6 +364,8 @@ def test_notebook_runs_in_jupyterlab(
         close_sidebar(page)
         run_all_cells(page)
         wait(page, RUN_FINISHED, RUN_TIMEOUT, "Run All Cells finishing")
+        wait(page, WIDGETS_SETTLED, WIDGET_TIMEOUT, "every widget loading")
+        press_widget_buttons(page)
         state = page.evaluate(PAGE_STATE, PANEL)
         save_screenshot(page, shot)
     except BaseException:
