@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import time
 
+import placement
 import redis
 from report import Row, median, percentile, spread, us, verdict
 
@@ -58,7 +59,7 @@ def _redis_benchmark(port: int, count: int) -> float:
     result = subprocess.run(
         ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", "1", "-n", str(count),
          "-t", "ping", "--csv"],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True, text=True, timeout=120, check=True, preexec_fn=placement.pin_client,
     )  # fmt: skip
     for record in csv.DictReader(io.StringIO(result.stdout)):
         if record["test"] == "PING_MBULK":  # the RESP form redis-py sends
@@ -70,8 +71,10 @@ def ping(server: EmbeddedRedis, repeats: int, count: int, bench_count: int) -> R
     """redis-py's PING round trip vs redis-benchmark's, alternating, in the same run."""
     have_benchmark = shutil.which("redis-benchmark") is not None
     means, p50s, pooled, floors, ratios = [], [], [], [], []
+    placement.pin_running_server(server.pid)
     for _ in range(repeats):
-        mean, latencies = _redis_py_pings(server.url, count)
+        with placement.as_client():
+            mean, latencies = _redis_py_pings(server.url, count)
         means.append(mean)
         p50s.append(percentile(latencies, 50))
         pooled += latencies

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import load
+import placement
 from report import Row, median, percentile, spread, us, verdict
 
 BENCH = Path(__file__).resolve().parent
@@ -29,21 +29,9 @@ class PeerMissing(RuntimeError):
     """A peer cannot run here; the message is what the report says instead of a figure."""
 
 
-def placement() -> tuple[set[int], set[int]]:
-    """CPUs for (the load generator, every server): the same for both servers.
-
-    Left to the scheduler, a server whose thread lands on the load generator's core
-    answers in ~30 us and one woken on the other core in ~70 us, and which server gets
-    which changes from run to run: the ratio then measures placement, not the servers.
-    """
-    cpus = sorted(os.sched_getaffinity(0))
-    return {cpus[0]}, {cpus[-1]}
-
-
 @contextmanager
 def server_process(command: list[str], name: str) -> Iterator[int]:
     """Run a server that prints {"port": N} when ready and exits when its stdin closes."""
-    _, server_cpus = placement()
     process = subprocess.Popen(
         command,
         stdin=subprocess.PIPE,
@@ -51,7 +39,7 @@ def server_process(command: list[str], name: str) -> Iterator[int]:
         stderr=subprocess.PIPE,
         text=True,
         cwd=BENCH,
-        preexec_fn=lambda: os.sched_setaffinity(0, server_cpus),
+        preexec_fn=placement.pin_server,
     )
     try:
         line = process.stdout.readline()
@@ -91,11 +79,8 @@ def jayson_command(without_node: bool) -> list[str]:
 def _alternating(commands: dict[str, list[str]], repeats: int, count: int) -> dict:
     """Run every server, then drive them in alternating chunks, `repeats` times over."""
     runs: dict[str, list[load.Run]] = {name: [] for name in commands}
-    load_cpus, _ = placement()
-    everywhere = os.sched_getaffinity(0)
     with ExitStack() as stack:
-        os.sched_setaffinity(0, load_cpus)
-        stack.callback(os.sched_setaffinity, 0, everywhere)
+        stack.enter_context(placement.as_client())
         ports = {
             name: stack.enter_context(server_process(command, name))
             for name, command in commands.items()

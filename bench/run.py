@@ -65,6 +65,10 @@ NOTES = [
     "**Notebooks**: each executed top to bottom in a fresh kernel with nbclient, timed from "
     "kernel start to the last cell; the course is all notebooks one after another. Peak memory "
     "is the kernel process's VmHWM (its redis-server not counted).",
+    "**Placement**: for PING and JSON-RPC every client (redis-py, redis-benchmark, the load "
+    "generator) runs on the first CPU and every server on the last (`bench/placement.py`): left "
+    "to the scheduler, a server woken on the client's core answers about twice as fast as one "
+    "woken on the other core, and the ratio would measure placement, not the software.",
     "The machine may be shared with other work: absolute figures swing 2-4× between runs; "
     "ratios measured in the same run are the figures to compare.",
 ]
