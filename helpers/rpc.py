@@ -30,6 +30,7 @@ import inspect
 import json
 import logging
 import math
+import os
 import select
 import threading
 import time
@@ -41,6 +42,7 @@ from urllib.parse import urlsplit
 
 import fastjsonschema
 import redis
+from oslash.either import Right  # jsonrpcserver's result type
 
 from helpers import background
 
@@ -48,9 +50,11 @@ with warnings.catch_warnings():
     # jsonrpcserver's import raises a DeprecationWarning on 3.11+ (importlib.resources
     # .read_text); in a notebook that shows as a red stderr box.
     warnings.simplefilter("ignore", DeprecationWarning)
-    from jsonrpcserver.dispatcher import create_request, dispatch_request, to_response
+    from jsonrpcserver.dispatcher import call, create_request, dispatch_request, to_response
     from jsonrpcserver.main import schema as _library_schema
+    from jsonrpcserver.request import Request
     from jsonrpcserver.response import to_serializable_one
+    from jsonrpcserver.result import Result
     from jsonrpcserver.sentinels import NOCONTEXT, NOID
 
 # jsonrpcserver logs every exception a method raises; with no logging configured Python
@@ -113,14 +117,44 @@ def prepared(methods: Methods) -> dict[str, Callable[..., Any]]:
     """Check `methods` is a dict of functions, and cache each one's signature on it.
 
     jsonrpcserver checks params against `inspect.signature(method)`, which rebuilds the
-    signature on every call (a third of the dispatch time) unless `__signature__` is set.
+    signature on every call unless `__signature__` is set. `_rpc_arity` (see `_result`)
+    lets the commonest call skip that check where it cannot fail.
     """
     if not isinstance(methods, Mapping) or not all(callable(f) for f in methods.values()):
         raise TypeError("methods must be a dict of name -> function, e.g. {'add': add}")
     for function in methods.values():
         with contextlib.suppress(AttributeError, TypeError, ValueError):
-            function.__signature__ = inspect.signature(function)
+            function.__signature__ = signature = inspect.signature(function)
+            function._rpc_arity = _arity(signature)
     return dict(methods)
+
+
+def _arity(signature: inspect.Signature) -> int:
+    """How many positional params always bind to `signature`; -1 leaves every check to the library.
+
+    With positional parameters only (no *args, **kwargs or keyword-only), a list of exactly
+    that many params binds whatever the defaults; anything else is left to the library.
+    """
+    positional = {inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD}
+    if all(parameter.kind in positional for parameter in signature.parameters.values()):
+        return len(signature.parameters)
+    return -1
+
+
+def _result(methods: Methods, request: Request) -> Result:
+    """jsonrpcserver's `dispatch_request`, minus its params check when that cannot fail.
+
+    The check (`validate_args`: `Signature.bind`, ~2.5 us) is half of the library's time
+    for a call. A list of params exactly as long as a prepared method's `_rpc_arity` always
+    binds, so it goes straight to the library's `call` (which runs the method and turns
+    what it raises into -32603); every other request takes the library's full path,
+    which answers -32601 and -32602 with the library's own messages.
+    """
+    method = methods.get(request.method)
+    params = request.params
+    if isinstance(params, list) and len(params) == getattr(method, "_rpc_arity", -1):
+        return call(request, NOCONTEXT, method)
+    return dispatch_request(methods, NOCONTEXT, request)[1]
 
 
 def _one(request: Any, methods: Methods) -> dict[str, Any] | None:
@@ -129,7 +163,8 @@ def _one(request: Any, methods: Methods) -> dict[str, Any] | None:
     After validation this is jsonrpcserver's own per-request pipeline (find the method,
     bind the params to its signature, call it, catch what it raises), entered below
     `dispatch_to_response`, whose parse, whole-message validation and batch handling
-    are replaced here.
+    are replaced here. A success becomes the dict `to_response` and
+    `to_serializable_one` would make of it, built directly (they take ~0.8 us).
     """
     try:
         _validate_request(request)
@@ -137,13 +172,16 @@ def _one(request: Any, methods: Methods) -> dict[str, Any] | None:
         data = problem.message.replace("data", "request", 1)  # "request.method must be string"
         return _error(INVALID_REQUEST, "Invalid Request", data)
     try:
-        request, result = dispatch_request(methods, NOCONTEXT, create_request(request))
+        parsed = create_request(request)
+        result = _result(methods, parsed)
     except Exception as problem:  # noqa: BLE001 (the library's own catch-all, kept: -32000)
         data = f"{type(problem).__name__}: {problem}"
         return _error(SERVER_ERROR, "Server error", data, request.get("id"))
-    if request.id is NOID:
+    if parsed.id is NOID:
         return None
-    return to_serializable_one(to_response(request, result))
+    if isinstance(result, Right):
+        return {"jsonrpc": "2.0", "result": result._value.result, "id": parsed.id}
+    return to_serializable_one(to_response(parsed, result))
 
 
 def _encode(response: dict[str, Any]) -> str:
@@ -252,7 +290,21 @@ class RPCHandler(background.QuietJSONHandler):
             head += "Content-Type: application/json\r\n"
         if self.close_connection:
             head += "Connection: close\r\n"
-        self.wfile.write(head.encode("latin-1") + b"\r\n" + body)
+        self._send(head.encode("latin-1") + b"\r\n" + body)
+
+    def _send(self, data: bytes) -> None:
+        """Write with one system call what the socket takes at once: all of a small reply.
+
+        `wfile.write` is `socket.sendall`, which under the idle timeout polls for room before
+        every send, a second system call per reply (~1 us). The timeout makes the socket
+        non-blocking underneath, so `os.write` writes what fits now; sendall sends the rest.
+        """
+        try:
+            sent = os.write(self.connection.fileno(), data)
+        except BlockingIOError:
+            sent = 0
+        if sent < len(data):
+            self.wfile.write(data[sent:])
 
     def refuse(self, status: int, data: str, extra: str = "") -> None:
         """An HTTP-level refusal, still with a JSON-RPC error body saying what to do.

@@ -27,6 +27,7 @@ from helpers.redis_server import free_port
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
+    import jsonrpcserver
     from jsonrpcclient import Error, Ok, parse, request
     from jsonrpcserver import Success
 
@@ -812,3 +813,63 @@ def test_a_refused_body_is_never_read_as_the_next_request(server: rpc.Server) ->
     )
     response = raw_exchange(server, wrong_path + wrong_path.replace(b"/rpc", b"/"))
     assert response.count("HTTP/1.1 ") == 1 and "Connection: close" in response
+
+
+def scale(x: float, factor: float = 2) -> object:
+    return Success(x * factor)
+
+
+def total(*values: float) -> object:
+    return Success(sum(values))
+
+
+def shout(*, word: str) -> object:
+    return Success(word.upper())
+
+
+def nothing() -> object:
+    return Success(None)
+
+
+def not_a_result() -> object:
+    return 5
+
+
+SIGNATURES = {
+    "add": rpc_methods.add,
+    "scale": scale,
+    "total": total,
+    "shout": shout,
+    "nothing": nothing,
+    "boom": boom,
+    "not_a_result": not_a_result,
+}
+
+
+@pytest.mark.parametrize("method", sorted(SIGNATURES))
+@pytest.mark.parametrize(
+    "params", [None, [], [3], [3, 4], [3, 4, 5], {"a": 3, "b": 4}, {"x": 3}, {"word": "hi"}]
+)
+def test_a_valid_request_gets_exactly_the_librarys_own_answer(method: str, params: object) -> None:
+    """`dispatch` skips the library's params check when a list of params certainly binds;
+    for every signature and params shape, the answer must still be the library's own."""
+    call = {"jsonrpc": "2.0", "method": method, "id": 1}
+    if params is not None:
+        call["params"] = params
+    sent = json.dumps(call)
+    expected = jsonrpcserver.dispatch(sent, methods=SIGNATURES)
+    assert json.loads(rpc.dispatch(sent, rpc.prepared(SIGNATURES))) == json.loads(expected)
+
+
+def test_a_reply_bigger_than_the_socket_buffer_arrives_whole() -> None:
+    """A small reply leaves in one write; the rest of one bigger than any socket buffer
+    (4 MB at most on Linux) must follow it."""
+    text = "x" * 6_000_000
+    server = rpc.start({"big": lambda: Success(text)}, name="test big reply")
+    try:
+        with rpc.Client(server.url) as client:
+            reply = client.send({"jsonrpc": "2.0", "method": "big", "id": 1})
+            assert reply == {"jsonrpc": "2.0", "result": text, "id": 1}
+            assert client.send({"jsonrpc": "2.0", "method": "big", "id": 2})["id"] == 2
+    finally:
+        rpc.stop("test big reply")
