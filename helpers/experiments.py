@@ -443,6 +443,11 @@ def _arrivals(collector: pubsub.Collector) -> list[Arrival]:
     return result
 
 
+def _on_our_clock(wall_ns: int) -> int:
+    """A time.time_ns() stamp (what Collector notes a drop with) on the perf_counter_ns clock."""
+    return wall_ns + time.perf_counter_ns() - time.time_ns()
+
+
 def _private_url(server: Server, allow_shared: bool, what: str) -> str:
     """The URL of a server this experiment may reconfigure; refuse a shared one unless allowed."""
     if isinstance(server, EmbeddedRedis):
@@ -597,42 +602,6 @@ def subscriber_away(
     )
 
 
-class _SlowSubscriber(threading.Thread):
-    """Spends `delay` seconds on each message, on a client that never reconnects."""
-
-    def __init__(self, url: str, channel: str, delay: float) -> None:
-        super().__init__(name="slow subscriber", daemon=True)
-        self.client = redis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=None, retry=Retry(NoBackoff(), 0)
-        )
-        self.pubsub = self.client.pubsub()
-        self.delay = delay
-        self.arrivals: list[Arrival] = []
-        self.error: Exception | None = None
-        self.error_ns: int | None = None
-        self.halt = threading.Event()
-        self.pubsub.subscribe(channel)
-        pubsub.wait_subscribed(self.pubsub, 1)
-
-    def run(self) -> None:
-        while not self.halt.is_set():
-            try:
-                item = self.pubsub.get_message(timeout=0.05)
-            except (redis.ConnectionError, OSError) as error:
-                self.error, self.error_ns = error, time.perf_counter_ns()
-                return
-            if item and item["type"] == "message":
-                seq, sent = parse(item["data"])
-                self.arrivals.append(Arrival(seq, sent, time.perf_counter_ns()))
-                time.sleep(self.delay)
-
-    def stop(self) -> None:
-        self.halt.set()
-        self.join(timeout=5)
-        self.pubsub.close()
-        self.client.close()
-
-
 @_steady
 def slow_consumer(
     server: Server,
@@ -657,8 +626,7 @@ def slow_consumer(
     published: list[Published] = []
     events: list[tuple[int, str]] = []
     with buffer_limit(url, limit):
-        subscriber = _SlowSubscriber(url, channel, delay)
-        subscriber.start()
+        subscriber = pubsub.Collector(url, (channel,), retries=False, delay=delay)
         start = time.perf_counter_ns()
         try:
             cut_ns = None
@@ -674,22 +642,17 @@ def slow_consumer(
                 progress(1.0)
             # Until the cut-off reaches the subscriber, or (limit never hit) it has read it all.
             delivered = sum(1 for p in published if p.receivers)
-            deadline = time.monotonic() + delivered * delay * 3 + 5
-            while (
-                subscriber.is_alive()
-                and len(subscriber.arrivals) < delivered
-                and time.monotonic() < deadline
-            ):
-                time.sleep(0.01)
+            subscriber.wait_for(delivered, timeout=delivered * delay * 3 + 5)
         finally:
             subscriber.stop()
             client.close()
-    if subscriber.error_ns:
-        events.append((subscriber.error_ns, "subscriber sees ConnectionError"))
+    if subscriber.disconnects:
+        seen_ns = _on_our_clock(subscriber.disconnects[0][0])
+        events.append((seen_ns, "subscriber sees ConnectionError"))
     error = f"{type(subscriber.error).__name__}: {subscriber.error}" if subscriber.error else None
     settings = {"payload": payload, "rate": rate, "delay": delay, "limit": f"pubsub {limit}"}
     return LossResult(
-        "Slow consumer", "pub/sub", published, subscriber.arrivals, start, events, error, settings
+        "Slow consumer", "pub/sub", published, _arrivals(subscriber), start, events, error, settings
     )
 
 
@@ -741,8 +704,7 @@ def redis_restart(
         collector.stop()
         client.close()
     if collector.disconnects:
-        wall_ns = collector.disconnects[0][0]  # time.time_ns(): move it onto our clock
-        events.append((wall_ns + time.perf_counter_ns() - time.time_ns(), "subscriber drops"))
+        events.append((_on_our_clock(collector.disconnects[0][0]), "subscriber drops"))
     settings = {"count": count, "rate": rate, "restart_at": restart_at, "down_for": down_for}
     return LossResult(
         "Redis restarted", "pub/sub", published, _arrivals(collector), start, events, None, settings

@@ -81,7 +81,8 @@ class Collector:
     The subscription is confirmed before the constructor returns, so a publish
     right after it is heard. By default it reconnects whenever Redis comes back
     (each drop noted in `.disconnects`); with retries=False the first dropped
-    connection ends the collector and is kept in `.error`.
+    connection ends the collector and is kept in `.error` (and `.disconnects`).
+    `delay` is the time it spends on each message: a slow consumer.
     """
 
     def __init__(
@@ -91,6 +92,7 @@ class Collector:
         patterns: tuple[str, ...] = (),
         name: str | None = None,
         retries: bool = True,
+        delay: float = 0.0,
     ) -> None:
         options: dict = {"decode_responses": True, "socket_timeout": None}
         if not retries:
@@ -99,7 +101,7 @@ class Collector:
         self.pubsub = self.client.pubsub()
         self.messages: list[Received] = []
         self.error: Exception | None = None
-        self.retries = retries
+        self.retries, self.delay = retries, delay
         self.disconnects: list[tuple[int, str]] = []  # (time.time_ns(), error) per drop
         self.name = name or f"collector {channels or patterns}"
         self._stop = threading.Event()
@@ -118,11 +120,11 @@ class Collector:
             try:
                 message = self.pubsub.get_message(timeout=0.1)
             except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+                self.disconnects.append((time.time_ns(), str(error)))
                 if not self.retries:
                     self.error = error
                     return
                 # Keep trying until Redis is back; redis-py re-subscribes on reconnect.
-                self.disconnects.append((time.time_ns(), str(error)))
                 self._stop.wait(0.05)
                 continue
             if message and message["type"] in ("message", "pmessage", "smessage"):
@@ -135,6 +137,8 @@ class Collector:
                         received_perf_ns=time.perf_counter_ns(),
                     )
                 )
+                if self.delay:
+                    time.sleep(self.delay)
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:
         """Wait until at least `count` messages arrived (or timeout); return what arrived."""
