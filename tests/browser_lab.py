@@ -16,14 +16,14 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from helpers.redis_server import free_port
+from helpers.services import wait_until
+from tests.conftest import alive
 
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser")
 INSTALL_CHROMIUM = (
@@ -74,18 +74,6 @@ def chromium_args() -> list[str]:
     return CHROMIUM_FLAGS + (["--no-sandbox"] if os.geteuid() == 0 else [])
 
 
-def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval=0.05) -> Any:
-    """Poll `condition` until it returns something truthy; fail saying what did not happen."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} did not happen within {timeout:.0f} s")
-        time.sleep(interval)
-
-
 def descendants(pid: int) -> list[int]:
     """Every process below `pid` (Linux /proc; empty elsewhere)."""
     found = []
@@ -98,15 +86,6 @@ def descendants(pid: int) -> list[int]:
                     found.append(int(child))
                     todo.append(int(child))
     return found
-
-
-def running(pid: int) -> bool:
-    """True while `pid` exists and is not a zombie waiting to be reaped."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 class JupyterLab:
@@ -171,7 +150,7 @@ class JupyterLab:
                 command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
             )
         try:
-            wait_until(self._answers, timeout, f"JupyterLab answering on port {self.port}", 0.1)
+            wait_until(self._answers, f"JupyterLab answering on port {self.port}", timeout)
         except (TimeoutError, RuntimeError) as error:
             self.stop()
             raise RuntimeError(f"{error}\n--- {self.log_path} ---\n{self.log_tail()}") from None
@@ -215,9 +194,9 @@ class JupyterLab:
         for kernel in self.api("GET", "/api/kernels"):
             self.api("DELETE", f"/api/kernels/{kernel['id']}")
         wait_until(
-            lambda: not [pid for pid in pids if running(pid)],
-            timeout,
+            lambda: not [pid for pid in pids if alive(pid)],
             f"kernel processes {pids} exiting after shutdown",
+            timeout,
         )
 
     def stop(self, timeout: float = 30) -> None:
@@ -233,8 +212,8 @@ class JupyterLab:
                 self.process.kill()
                 self.process.wait()
         with contextlib.suppress(TimeoutError):
-            wait_until(lambda: not any(map(running, leftovers)), 10, "kernels exiting")
-        for pid in filter(running, leftovers):
+            wait_until(lambda: not any(map(alive, leftovers)), "kernels exiting", 10)
+        for pid in filter(alive, leftovers):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         self.process = None

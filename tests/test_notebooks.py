@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.conftest import NOTEBOOKS
+from tests.conftest import NOTEBOOKS, alive, gone
 
 PROBE = """
 import json as _json, os as _os, threading as _threading
@@ -71,21 +70,6 @@ def probe(client: NotebookClient, nb) -> dict:
     return json.loads(cell.outputs[-1]["text"].strip().splitlines()[-1])
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return ""
-
-
 @pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.stem)
 def test_notebook_runs_twice_and_leaves_nothing(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
@@ -114,7 +98,4 @@ def test_notebook_runs_twice_and_leaves_nothing(path: Path) -> None:
     others = [pid for pid in after["children"] if pid != after["redis_pid"] and alive(pid)]
     assert not others, f"{path.name} left child processes {others}"
     if after["redis_pid"]:
-        deadline = time.monotonic() + 10
-        while alive(after["redis_pid"]) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not alive(after["redis_pid"]), "the kernel's redis-server outlived the kernel"
+        assert gone(after["redis_pid"]), "the kernel's redis-server outlived the kernel"

@@ -7,14 +7,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import redis
 
 from helpers import redis_server
 from helpers.redis_server import EmbeddedRedis, RedisUnavailable
-from tests.conftest import ROOT
+from tests.conftest import ROOT, alive, gone
 
 
 @pytest.fixture
@@ -24,15 +23,6 @@ def fresh_module(monkeypatch: pytest.MonkeyPatch):
     redis_server.shutdown()
     yield redis_server
     redis_server.shutdown()
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not stat.exists() or stat.read_text().split(")")[-1].split()[0] != "Z"
 
 
 def test_embedded_server_answers_on_loopback_without_persistence(private_redis) -> None:
@@ -89,10 +79,7 @@ def test_server_of_a_killed_kernel_is_reaped_next_time() -> None:
     kernel.wait()
     assert alive(orphan), "the orphan should outlive its kernel until someone reaps it"
     assert orphan in redis_server.reap_orphans()
-    deadline = time.monotonic() + 5
-    while alive(orphan) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not alive(orphan)
+    assert gone(orphan, timeout=5)
 
 
 def test_reaping_leaves_servers_of_live_kernels_alone(private_redis) -> None:
@@ -159,9 +146,12 @@ def test_a_port_in_use_is_reported_with_the_log(private_redis) -> None:
     assert taken.workdir is None
 
 
-def test_command_line_reports_the_server() -> None:
+def run_cli(redis_url: str | None) -> subprocess.CompletedProcess:
+    """`python -m helpers.redis_server` as a learner types it, with or without REDIS_URL."""
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    result = subprocess.run(
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return subprocess.run(
         [sys.executable, "-m", "helpers.redis_server"],
         capture_output=True,
         text=True,
@@ -169,20 +159,16 @@ def test_command_line_reports_the_server() -> None:
         cwd=ROOT,
         timeout=60,
     )
+
+
+def test_command_line_reports_the_server() -> None:
+    result = run_cli(None)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("OK: Redis ") and "127.0.0.1" in result.stdout
 
 
 def test_command_line_fails_clearly_on_a_bad_url() -> None:
-    env = {**os.environ, "REDIS_URL": "redis://127.0.0.1:1/0"}
-    result = subprocess.run(
-        [sys.executable, "-m", "helpers.redis_server"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=60,
-    )
+    result = run_cli("redis://127.0.0.1:1/0")
     assert result.returncode == 1
     assert "REDIS_URL='redis://127.0.0.1:1/0'" in result.stderr
     assert "Traceback" not in result.stderr
