@@ -253,7 +253,7 @@ _embedded: EmbeddedRedis | None = None
 _server: ServerInfo | None = None
 
 
-def _masked(url: str) -> str:
+def masked(url: str) -> str:
     """The URL without its password, fit to print."""
     parts = urlsplit(url)
     if parts.password:
@@ -263,7 +263,7 @@ def _masked(url: str) -> str:
 
 
 def _from_env(url: str) -> ServerInfo:
-    shown = _masked(url)
+    shown = masked(url)
     unset = "or unset REDIS_URL to use a private embedded server"
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
@@ -315,7 +315,7 @@ def embedded() -> EmbeddedRedis:
     if not info.private or _embedded is None:
         raise RedisUnavailable(
             f"This experiment needs the private embedded server, but REDIS_URL points at "
-            f"{_masked(info.url)}. Unset REDIS_URL and restart the kernel to run it."
+            f"{masked(info.url)}. Unset REDIS_URL and restart the kernel to run it."
         )
     return _embedded
 

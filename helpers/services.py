@@ -44,7 +44,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from helpers import background, pubsub, redis_server
-from helpers.redis_server import RedisUnavailable
+from helpers.redis_server import RedisUnavailable, masked
 
 PUBLISHER_PORT = 8000
 SUBSCRIBER_PORT = 8001
@@ -93,7 +93,7 @@ def _connect(url: str, who: str, **options: Any) -> redis.Redis:
         )
     except ValueError as error:
         raise RedisUnavailable(
-            f"{who}: {url!r} is not a Redis URL ({error}). Use redis://HOST:PORT/DB."
+            f"{who}: {masked(url)!r} is not a Redis URL ({error}). Use redis://HOST:PORT/DB."
         ) from None
     try:
         client.ping()
