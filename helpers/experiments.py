@@ -1035,9 +1035,7 @@ def stream_trimmed(
     events = [(time.perf_counter_ns(), f"consumer starts, XLEN {client.xlen(stream)}")]
     reader = StreamReader(url, stream, "late", "consumer-1")
     try:
-        deadline = time.monotonic() + 5
-        while len(reader.arrivals) < maxlen and time.monotonic() < deadline:
-            time.sleep(0.005)
+        reader.wait_for(maxlen, timeout=5)
     finally:
         reader.stop()
         client.delete(stream)
