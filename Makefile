@@ -7,7 +7,7 @@ TEST_STAMP := $(VENV)/.test-installed
 # JupyterLab refuses to run as root (containers, CI) unless told it may.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test lint bench clean assignments grade
+.PHONY: lab lab-vi vi test lint bench clean assignments grade
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,22 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 lab: $(LAB_STAMP)
 	$(BIN)/python -m helpers.redis_server
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks $(ROOT_FLAG)
+
+# The Vietnamese edition: the course, with JupyterLab's menus in Vietnamese too.
+# Its own settings folder, so the English `make lab` keeps English menus.
+VI_SETTINGS := $(VENV)/lab-vi-settings
+lab-vi: $(LAB_STAMP)
+	mkdir -p $(VI_SETTINGS)/@jupyterlab/translation-extension
+	echo '{"locale": "vi_VN"}' > $(VI_SETTINGS)/@jupyterlab/translation-extension/plugin.jupyterlab-settings
+	$(BIN)/python -m helpers.redis_server
+	COURSE_LANG=vi JUPYTERLAB_SETTINGS_DIR=$(abspath $(VI_SETTINGS)) \
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks/vi $(ROOT_FLAG)
+
+# After editing English notebooks or helpers: refresh the catalogs (changed cells turn
+# fuzzy), then regenerate notebooks/vi and assignments/release/vi from them.
+vi: $(LAB_STAMP)
+	$(BIN)/python -m helpers.translation update
+	$(BIN)/python -m helpers.translation build
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
