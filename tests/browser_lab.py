@@ -91,8 +91,9 @@ def descendants(pid: int) -> list[int]:
 class JupyterLab:
     """A JupyterLab server serving `base/root`, all its state under `base`."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, locale: str | None = None) -> None:
         self.base = base
+        self.locale = locale  # e.g. "vi_VN": JupyterLab's menus in that language
         self.root = base / "root"
         self.token = secrets.token_hex(16)
         self.port = 0
@@ -115,7 +116,10 @@ class JupyterLab:
         }
         for path in dirs.values():
             path.mkdir(parents=True, exist_ok=True)
-        for plugin, values in LAB_SETTINGS.items():
+        settings = dict(LAB_SETTINGS)
+        if self.locale:
+            settings["@jupyterlab/translation-extension/plugin"] = {"locale": self.locale}
+        for plugin, values in settings.items():
             file = dirs["settings"] / f"{plugin}.jupyterlab-settings"
             file.parent.mkdir(parents=True, exist_ok=True)
             file.write_text(json.dumps(values))

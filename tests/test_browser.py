@@ -161,10 +161,23 @@ def notebook_paths() -> list[Path]:
     return sorted(NOTEBOOKS.glob("*.ipynb"))
 
 
+def vietnamese_paths() -> list[Path]:
+    return sorted((NOTEBOOKS / "vi").glob("*.ipynb"))
+
+
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
     """One JupyterLab server for the whole session, stopped with its kernels at the end."""
-    server = JupyterLab(tmp_path_factory.mktemp("jupyterlab"))
+    yield from _serve(JupyterLab(tmp_path_factory.mktemp("jupyterlab")))
+
+
+@pytest.fixture(scope="session")
+def lab_vi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
+    """The same, with JupyterLab's menus in Vietnamese, as `make lab-vi` opens it."""
+    yield from _serve(JupyterLab(tmp_path_factory.mktemp("jupyterlab-vi"), locale="vi_VN"))
+
+
+def _serve(server: JupyterLab) -> Iterator[JupyterLab]:
     try:
         server.start()
     except RuntimeError as error:
@@ -193,15 +206,16 @@ def browser() -> Iterator[Browser]:
             chromium.close()
 
 
-def copy_stripped(path: Path, root: Path) -> str:
+def copy_stripped(path: Path, root: Path, folder: str = "") -> str:
     """Put a copy without outputs in the server root (JupyterLab autosaves what it runs)."""
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
-    nbformat.write(nb, root / path.name)
-    return path.name
+    (root / folder).mkdir(exist_ok=True)
+    nbformat.write(nb, root / folder / path.name)
+    return f"{folder}/{path.name}" if folder else path.name
 
 
 def wait(page, script: str, timeout: int, what: str, arg: object = PANEL) -> None:
@@ -232,9 +246,9 @@ def close_sidebar(page) -> None:
     )
 
 
-def run_all_cells(page) -> None:
-    """Run > Run All Cells, clicked in the menu bar as a learner would."""
-    page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
+def run_all_cells(page, menu: str = "Run") -> None:
+    """Run > Run All Cells, clicked in the menu bar as a learner would (in the UI's language)."""
+    page.locator(".lm-MenuBar-item", has_text=re.compile(rf"^{menu}$")).click()
     page.locator('.lm-Menu [data-command="runmenu:run-all"]').click()
 
 
@@ -349,9 +363,24 @@ def code_lines(source: str) -> str:
 def test_notebook_runs_in_jupyterlab(
     path: Path, browser: Browser, lab: JupyterLab, output_dir: Path
 ) -> None:
+    run_in_jupyterlab(path, browser, lab, output_dir / "browser")
+
+
+@pytest.mark.parametrize("path", vietnamese_paths(), ids=lambda p: f"vi-{p.stem}")
+def test_vietnamese_notebook_runs_in_vietnamese_jupyterlab(
+    path: Path, browser: Browser, lab_vi: JupyterLab, output_dir: Path
+) -> None:
+    """Run All through the Vietnamese menus (Chạy > Chạy tất cả), from a `vi/` folder."""
+    run_in_jupyterlab(path, browser, lab_vi, output_dir / "browser" / "vi", menu="Chạy")
+
+
+def run_in_jupyterlab(
+    path: Path, browser: Browser, lab: JupyterLab, shots: Path, menu: str = "Run"
+) -> None:
+    """Open the notebook, Run All from the menu, press widget buttons, check every output."""
     nb = nbformat.read(path, as_version=4)
-    name = copy_stripped(path, lab.root)
-    shot = output_dir / "browser" / f"{path.stem}.png"
+    name = copy_stripped(path, lab.root, "vi" if lab.locale else "")
+    shot = shots / f"{path.stem}.png"
     shot.unlink(missing_ok=True)
     context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(PAGE_TIMEOUT)  # clicks on a busy shared machine
@@ -362,7 +391,7 @@ def test_notebook_runs_in_jupyterlab(
             page, KERNEL_READY, KERNEL_TIMEOUT, "the kernel becoming ready (idle, named, no dialog)"
         )
         close_sidebar(page)
-        run_all_cells(page)
+        run_all_cells(page, menu)
         wait(page, RUN_FINISHED, RUN_TIMEOUT, "Run All Cells finishing")
         wait(page, WIDGETS_SETTLED, WIDGET_TIMEOUT, "every widget loading")
         press_widget_buttons(page)
