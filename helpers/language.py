@@ -1,7 +1,8 @@
 """The language a learner reads the pack's messages in: English, or Vietnamese.
 
 Helpers wrap what a learner reads (check feedback, quiz reasons, plot labels, the
-errors that say what to do) in `_()`. The language comes from `COURSE_LANG` if set,
+errors that say what to do) in `_()`, or mark it with `N_()` where it is defined and
+call `_()` where it is shown. The language comes from `COURSE_LANG` if set,
 else from the notebook's folder (the Vietnamese edition lives in `.../vi/`, and a
 kernel starts in its notebook's folder), else from the locale (`LANG=vi_VN...`).
 Translations live in `locale/vi/LC_MESSAGES/helpers.po`, next to the notebooks'
@@ -44,6 +45,15 @@ def _catalog(lang: str) -> dict[str, str]:
         for entry in polib.pofile(str(path))
         if entry.msgstr and "fuzzy" not in entry.flags and not entry.obsolete
     }
+
+
+def N_(text: str) -> str:  # noqa: N802 (gettext's own name for it)
+    """Mark a string for translation where it is defined; `_()` translates it where shown.
+
+    For text kept in tables at import time (quiz questions, check hints): the language
+    is decided when the learner reads it, not when the module was imported.
+    """
+    return text
 
 
 def _(text: str) -> str:

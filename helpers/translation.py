@@ -140,14 +140,14 @@ def _text(notebook) -> str:
 
 
 def helper_strings() -> dict[str, list[tuple[str, str]]]:
-    """Every `_("...")` in helpers/, with where it occurs: what learners read from helpers."""
+    """Every `_("...")` and `N_("...")` in helpers/, with where: what learners read from helpers."""
     found: dict[str, list[tuple[str, str]]] = {}
     for path in sorted((ROOT / "helpers").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Name)
-                and node.func.id == "_"
+                and node.func.id in ("_", "N_")
                 and node.args
                 and isinstance(node.args[0], ast.Constant)
                 and isinstance(node.args[0].value, str)
