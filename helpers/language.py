@@ -47,7 +47,7 @@ def _catalog(lang: str) -> dict[str, str]:
     }
 
 
-def N_(text: str) -> str:  # noqa: N802 (gettext's own name for it)
+def N_(text: str) -> str:
     """Mark a string for translation where it is defined; `_()` translates it where shown.
 
     For text kept in tables at import time (quiz questions, check hints): the language
