@@ -17,6 +17,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
@@ -64,6 +65,27 @@ def running() -> list[str]:
     """Names of the workers still registered."""
     with _lock:
         return list(_registry)
+
+
+class _Steps:
+    """Plain calls registered as one worker: stop() makes them in order."""
+
+    def __init__(self, steps: tuple[Callable[[], object], ...]) -> None:
+        self.steps = steps
+
+    def stop(self) -> None:
+        for step in self.steps:
+            step()
+
+
+def on_stop(name: str, *steps: Callable[[], object]) -> None:
+    """Register `steps` under `name`: stop(name), stop_all() and kernel exit call them in order.
+
+    For the servers, threads and subscriptions a notebook cell builds with its own code
+    (`server.shutdown, server.server_close, thread.join`): the cell calls stop(name) at
+    its top, so a re-run stops what its last run started, and the clean-up finds it too.
+    """
+    register(name, _Steps(steps))
 
 
 atexit.register(stop_all)

@@ -8,6 +8,7 @@ daemon thread, and the waits that make demonstrations deterministic without slee
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -46,6 +47,59 @@ def wait_subscribed(pubsub: redis.client.PubSub, count: int, timeout: float = 5.
         message = pubsub.get_message(timeout=min(left, 0.5))
         if message and message["type"] in ("subscribe", "psubscribe", "ssubscribe"):
             seen += 1
+
+
+def leave(subscription: redis.client.PubSub, timeout: float = 1.0) -> None:
+    """Unsubscribe from everything, wait until Redis confirms, then close the connection.
+
+    Closing alone is not enough when a PUBLISH follows at once: Redis may run that
+    PUBLISH before it notices the closed socket, and count the closed subscriber.
+    """
+    if subscription.connection is not None and (subscription.channels or subscription.patterns):
+        with contextlib.suppress(redis.RedisError, OSError):
+            if subscription.channels:
+                subscription.unsubscribe()
+            if subscription.patterns:
+                subscription.punsubscribe()
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                message = subscription.get_message(timeout=0.1)
+                if message and message["type"].endswith("unsubscribe") and message["data"] == 0:
+                    break
+    subscription.close()
+
+
+class _Leaving:
+    """A subscription in the background registry: stopping it is leave()."""
+
+    def __init__(self, subscription: redis.client.PubSub) -> None:
+        self.subscription = subscription
+
+    def stop(self) -> None:
+        leave(self.subscription)
+
+
+def replace(name: str, subscription: redis.client.PubSub) -> redis.client.PubSub:
+    """Keep `subscription` as `name`, first leaving the one kept under that name before.
+
+    For notebook cells: re-running `x = pubsub.replace("x", r.pubsub())` closes the
+    subscriber of the last run instead of leaving it subscribed, where it would count
+    as one more receiver. background.stop_all() (the clean-up, or kernel exit) leaves it.
+    """
+    background.register(name, _Leaving(subscription))
+    return subscription
+
+
+def drain(subscription: redis.client.PubSub) -> int:
+    """Read and drop what already waits in the inbox; return how many messages that was.
+
+    A cell run out of order can leave a message unread, and the next read would get
+    that old message instead of the one the cell is about to publish.
+    """
+    dropped = 0
+    while subscription.get_message(timeout=0.01) is not None:
+        dropped += 1
+    return dropped
 
 
 def wait_for_subscribers(

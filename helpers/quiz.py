@@ -21,6 +21,7 @@ class Question:
 
 
 QUESTIONS = {
+    # 01 Pub/Sub fundamentals
     "publish-returns": Question(
         text="`PUBLISH` returned 3. What does the 3 tell you?",
         choices={
@@ -59,6 +60,79 @@ QUESTIONS = {
             "b": "One `message` for the channel and one `pmessage` for the pattern; "
             "PUBLISH returned 2.",
             "c": "Subscriptions add up; nothing cancels.",
+        },
+    ),
+    "decoupled-in-time": Question(
+        text="Pub/Sub decouples publishers and subscribers in space, but not in time. "
+        "What does 'not in time' mean?",
+        choices={
+            "a": "publisher and subscriber must run on the same machine",
+            "b": "a subscriber gets only what is published while it is subscribed",
+            "c": "the publisher waits until every subscriber has read the message",
+        },
+        answer="b",
+        reasons={
+            "a": "That would be coupling in space, and Pub/Sub removes it: both ends know only "
+            "Redis's address and a channel name.",
+            "b": "Both must be there at the same moment. A queue or a log (Streams, Kafka) keeps "
+            "messages until a consumer comes: that is decoupling in time.",
+            "c": "PUBLISH returns once Redis has queued the copies: the publisher never waits for "
+            "a subscriber. That is the asynchronous part.",
+        },
+    ),
+    # 02 Publisher and subscriber services
+    "ping-no-receivers": Question(
+        text="You changed the publisher to publish on `other_channel`, and `/ping` answered "
+        "`receivers: 0`. What happened to the message?",
+        choices={
+            "a": "Redis keeps it on `other_channel` until someone subscribes there",
+            "b": "nobody was subscribed to `other_channel`, so it went to nobody and is gone",
+            "c": "the publish failed: the HTTP answer should have been an error",
+        },
+        answer="b",
+        reasons={
+            "a": "Pub/Sub stores nothing; a subscriber that comes later gets only what is "
+            "published after it subscribed.",
+            "b": "Channels are just names, matched exactly: our subscriber listens on "
+            "`my_channel` only. PUBLISH succeeded and reached 0 connections.",
+            "c": "Publishing to a channel without subscribers is not an error: PUBLISH "
+            "succeeds and returns 0. Only a Redis that cannot be reached makes it fail.",
+        },
+    ),
+    "any-language": Question(
+        text="The original lab's Node.js `sub.js` and our Python subscriber both subscribe to "
+        "`my_channel` on the same Redis. Our Python publisher handles one `/ping`. Who gets "
+        "the message?",
+        choices={
+            "a": "only the Python subscriber: a message reaches clients of the same language",
+            "b": "both: Redis sees a channel name and bytes, not who wrote the client",
+            "c": "whichever subscribed first: a channel delivers to one subscriber",
+        },
+        answer="b",
+        reasons={
+            "a": "Redis speaks one protocol (RESP) to every client library: Node's `redis`, "
+            "redis-py, go-redis. It cannot tell them apart.",
+            "b": "Same channel, any language: PUBLISH returns 2, and each prints the same JSON. "
+            "The JSON shape is an agreement between the two ends; Redis does not look at it.",
+            "c": "That is a queue (one consumer per item). Pub/Sub fans out to every "
+            "subscriber of the channel.",
+        },
+    ),
+    "restarted-no-gap": Question(
+        text="A subscriber was stopped while three messages were published, then started "
+        "again. Its `/stats` shows no gap. Why?",
+        choices={
+            "a": "Redis re-sent the three messages when it subscribed again",
+            "b": "it starts from nothing: with no earlier number to compare, it cannot see a jump",
+            "c": "the publisher did not number the three messages it sent meanwhile",
+        },
+        answer="b",
+        reasons={
+            "a": "Pub/Sub keeps no copy to re-send: the three are gone for this subscriber.",
+            "b": "Gaps are seen by comparing a number with the previous one. A subscriber that "
+            "stays up and reconnects can report them (next section); a new one cannot.",
+            "c": "They were numbered: `seq` went up with each `/ping` (the cell printed them). "
+            "The subscriber was simply not there to see them.",
         },
     ),
 }
