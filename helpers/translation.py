@@ -187,12 +187,19 @@ def helper_tally(lang: str = LANG) -> Tally:
     return tally
 
 
-def update(lang: str = LANG) -> None:
-    """English notebooks and helpers -> catalogs: new entries empty, changed ones fuzzy."""
+def update(only: list[str] | None = None, lang: str = LANG) -> None:
+    """English notebooks and helpers -> catalogs: new entries empty, changed ones fuzzy.
+
+    `only` limits it to catalogs by name ("helpers", "03_json_rpc"), so a translator's
+    open file is left alone.
+    """
     helpers_po = LOCALE / lang / "LC_MESSAGES" / "helpers.po"
     helpers_po.parent.mkdir(parents=True, exist_ok=True)
-    update_helper_catalog(load_catalog(helpers_po)).save(str(helpers_po))
+    if not only or "helpers" in only:
+        update_helper_catalog(load_catalog(helpers_po)).save(str(helpers_po))
     for english, _ in sources():
+        if only and english.stem not in only:
+            continue
         path = catalog_path(english, lang)
         path.parent.mkdir(parents=True, exist_ok=True)
         notebook = nbformat.read(english, as_version=4)
@@ -243,9 +250,10 @@ def check() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.translation", description=__doc__)
     parser.add_argument("command", choices=["update", "build", "check"])
+    parser.add_argument("only", nargs="*", help="update: these catalogs only (default: all)")
     args = parser.parse_args(argv)
     if args.command == "update":
-        update()
+        update(args.only)
         print(report([*build(write=False)[0], helper_tally()]))
         return 0
     if args.command == "build":
