@@ -135,6 +135,79 @@ QUESTIONS = {
             "The subscriber was simply not there to see them.",
         },
     ),
+    # Notebooks 03_json_rpc and 04_json_rpc_failures_and_transports
+    "rpc-app-error": Question(
+        text="A `get(key)` method of a key-value service is called with a key that was never "
+        "stored. Which answer should it send?",
+        choices={
+            "a": 'InvalidParams("no such key"), that is -32602',
+            "b": 'Error(1001, "Key not found", {"key": key}), a code of the application\'s own',
+            "c": 'Error(-32001, "Key not found", {"key": key}), a code from the server-error range',
+        },
+        answer="b",
+        reasons={
+            "a": "The params were fine: one string, as `get` expects. -32602 says the caller "
+            "sent the wrong arguments; here the call worked and the answer is 'no'.",
+            "b": "A missing key is an answer of the application, so it gets an application "
+            "code, outside the range -32768..-32000 that the spec reserves.",
+            "c": "-32000 to -32099 is reserved for the server implementation itself (the spec "
+            "keeps all of -32768..-32000): an application error takes a code outside it.",
+        },
+    ),
+    "rpc-notification": Question(
+        text='A client sends {"jsonrpc": "2.0", "method": "divide", "params": [1, 0]} '
+        "(no id). What comes back?",
+        choices={
+            "a": 'the error 1001 "Division by zero", because errors are always reported',
+            "b": "nothing: it is a notification, so the client never learns that the call failed",
+            "c": 'a response with "id": null and "result": null',
+        },
+        answer="b",
+        reasons={
+            "a": "A notification gets no response at all, not even an error: the spec is "
+            "explicit. Send a request with an id when you need to know.",
+            "b": "No id, no reply: the method runs, and its error is dropped. Use "
+            "notifications only for calls whose outcome you do not need.",
+            "c": '"id": null appears only in errors for requests the server could not read '
+            "(-32700, -32600); a notification gets no body at all (HTTP 204).",
+        },
+    ),
+    "rpc-error-ran": Question(
+        text="A reply carries an error. Which code tells you that your method's code ran?",
+        choices={
+            "a": "-32601 Method not found",
+            "b": "-32602 Invalid params, for a call with too few params",
+            "c": "-32603 Internal error",
+            "d": "-32700 Parse error",
+        },
+        answer="c",
+        reasons={
+            "a": "The library looked the name up in `methods` and found nothing: no code of "
+            "yours ran.",
+            "b": "The library binds the params to the function's signature before calling it: "
+            "too few params never reach your code. (Your own InvalidParams would have run it.)",
+            "c": "Your function ran and raised, or returned a result JSON cannot carry. "
+            "An application code of your own (like 1001) also means it ran.",
+            "d": "The body was not JSON: nothing was even read, let alone run.",
+        },
+    ),
+    "rpc-reply-list": Question(
+        text="Why does the Redis worker push each reply onto a list of its own, read with "
+        "BLPOP, rather than PUBLISH it on a reply channel?",
+        choices={
+            "a": "PUBLISH is slower than LPUSH",
+            "b": "a reply published before the client has subscribed would be lost; a list "
+            "keeps it until the client reads it",
+            "c": "a channel can carry only one message at a time",
+        },
+        answer="b",
+        reasons={
+            "a": "Both are single, fast commands; speed is not the reason.",
+            "b": "Pub/sub is at-most-once (notebook 01): a reply for nobody is gone. The list "
+            "holds the reply, and EXPIRE removes it if the client never comes.",
+            "c": "A channel carries any number of messages; what it cannot do is keep one.",
+        },
+    ),
 }
 
 
