@@ -370,7 +370,7 @@ def test_notebook_runs_in_jupyterlab(
 def test_vietnamese_notebook_runs_in_vietnamese_jupyterlab(
     path: Path, browser: Browser, lab_vi: JupyterLab, output_dir: Path
 ) -> None:
-    """Run All through the Vietnamese menus (Chạy > Chạy tất cả), from a `vi/` folder."""
+    """Run All through the Vietnamese menu bar (Chạy > Run All Cells), from a `vi/` folder."""
     run_in_jupyterlab(path, browser, lab_vi, output_dir / "browser" / "vi", menu="Chạy")
 
 
