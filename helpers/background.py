@@ -16,6 +16,7 @@ import io
 import json
 import math
 import re
+import select
 import socket
 import sys
 import threading
@@ -215,19 +216,30 @@ class _Server(ThreadingHTTPServer):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self.connections_lock:
-            full = len(self.connections) >= self.max_connections
-            if full and self.waiting:
-                oldest = next(iter(self.waiting))
-                del self.waiting[oldest]
-                with contextlib.suppress(OSError):
-                    oldest.shutdown(socket.SHUT_RDWR)  # its thread sees the end and exits
-                full = False
+            full = len(self.connections) >= self.max_connections and not self._make_room()
             if not full:
                 self.connections.add(request)
         if full:
             self.refuse(request)
         else:
             super().process_request(request, client_address)
+
+    def _make_room(self) -> bool:
+        """Close the connection idle longest; False if none is idle. One whose next request
+        has begun to arrive (its bytes wait in the socket) is not idle."""
+        poller = select.poll()
+        for connection in self.waiting:
+            poller.register(connection, select.POLLIN)
+        arriving = {fd for fd, _ in poller.poll(0)}
+        for connection in self.waiting:
+            if connection.fileno() not in arriving:
+                del self.waiting[connection]
+                # Its thread's wait ends (no more to read) and it closes; were a request
+                # read meanwhile, it would still get its answer: only reading is shut.
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RD)
+                return True
+        return False
 
     def refuse(self, request: socket.socket) -> None:
         """503 at once from the accepting thread, without reading; closed a second later.

@@ -32,6 +32,7 @@ import logging
 import math
 import os
 import select
+import socket
 import threading
 import time
 import warnings
@@ -435,6 +436,13 @@ def stop(name: str = "json-rpc") -> bool:
     return background.stop(name)
 
 
+def _readable(sock: socket.socket) -> bool:
+    """Whether a read would not block; poll, as select() fails for descriptors past 1023."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 class Client:
     """One keep-alive HTTP connection to a JSON-RPC server.
 
@@ -458,7 +466,7 @@ class Client:
         payload = body.encode() if isinstance(body, str) else body
         headers = {"Content-Type": content_type}
         idle = self.connection.sock
-        if idle is not None and select.select([idle], [], [], 0)[0]:
+        if idle is not None and _readable(idle):
             # Readable before we asked anything: the server closed this connection while
             # it sat idle (past its idle timeout, or a restart). Nothing was sent: reconnect.
             self.connection.close()

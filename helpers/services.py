@@ -534,14 +534,17 @@ def start_publisher(
     host: str = "127.0.0.1",
     fallback: bool = True,
     name: str | None = None,
+    redis_timeout: float = REDIS_TIMEOUT,
 ) -> Publisher:
     """Run the publisher in this kernel; calling it again replaces the earlier one.
 
     The channel gets this user's namespace prefix (pubsub.channel); a busy port
-    falls back to a free one and says so, unless fallback=False.
+    falls back to a free one and says so, unless fallback=False. A PUBLISH that Redis
+    does not confirm within redis_timeout seconds gets 504 (outcome unknown).
     """
     name = name or f"publisher :{port}"
-    return _start(Publisher, name, port, redis_url, channel, host, fallback)
+    options = {"redis_timeout": redis_timeout}
+    return _start(Publisher, name, port, redis_url, channel, host, fallback, **options)
 
 
 def start_subscriber(
