@@ -5,6 +5,9 @@ held by another program must not end in an `Address already in use` traceback, a
 kernel exit must leave nothing running. So everything that runs in the background
 registers here under a name: registering a name again stops the old one first, and
 `stop_all()` runs at interpreter exit.
+
+Every HTTP service here gets the same limits, so that idle, slow or too many clients
+cannot hold all its threads: IDLE_TIMEOUT, REQUEST_TIMEOUT and MAX_CONNECTIONS below.
 """
 
 from __future__ import annotations
@@ -25,11 +28,10 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
-# Limits of every HTTP service here (each _Server has them as attributes, to change per server).
+# Limits of every HTTP service here; each _Server has them as attributes, to change per server.
 IDLE_TIMEOUT = 15.0  # s a connection may wait for its next request; also each read's and write's
 REQUEST_TIMEOUT = 10.0  # s from a request's first byte to its last (line, headers, body) in all
-MAX_CONNECTIONS = 256  # open connections, one thread each; past it the longest idle one is closed,
-# and if none is idle the newcomer gets 503
+MAX_CONNECTIONS = 256  # one thread each; past it the one idle longest is closed, or 503 if none
 
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -144,11 +146,13 @@ class QuietJSONHandler(BaseHTTPRequestHandler):
     def handle_one_request(self) -> None:
         """Wait up to idle_timeout for a request to begin, then give it request_timeout."""
         self.reader.deadline = math.inf
-        with self.server.idle(self.connection):
-            try:
-                begun = self.rfile.peek(1)
-            except OSError:  # the idle timeout passed, or the client reset the connection
-                begun = b""
+        self.server.idle(self.connection, True)
+        try:
+            begun = self.rfile.peek(1)
+        except OSError:  # the idle timeout passed, or the client reset the connection
+            begun = b""
+        finally:
+            self.server.idle(self.connection, False)
         if not begun:
             self.close_connection = True
             return
@@ -203,15 +207,13 @@ class _Server(ThreadingHTTPServer):
         self.connections_lock = threading.Lock()
         super().__init__(*args, **kwargs)
 
-    @contextlib.contextmanager
-    def idle(self, connection: socket.socket) -> Any:
-        """While a connection waits for its next request, it may be closed for a newcomer."""
+    def idle(self, connection: socket.socket, waiting: bool) -> None:
+        """While a connection waits for its next request, it may be closed for a newcomer.
+        (Two calls rather than a context manager: this runs twice a request.)"""
         with self.connections_lock:
-            self.waiting[connection] = None
-        try:
-            yield
-        finally:
-            with self.connections_lock:
+            if waiting:
+                self.waiting[connection] = None
+            else:
                 self.waiting.pop(connection, None)
 
     def process_request(self, request: Any, client_address: Any) -> None:

@@ -58,6 +58,7 @@ KEEP = 1000  # messages a subscriber keeps for /messages
 KEEP_BYTES = 65_536  # a message longer than this is kept cut short
 KEEP_GAPS = 100  # the latest gaps listed in /stats (all are counted)
 KEEP_SOURCES = 1000  # publishers whose last number a subscriber remembers
+SOURCE_CHARS = 200  # of a message's source, the part that names its publisher
 SEQ_LIMIT = 2**63  # a seq or sent_ns outside 0..SEQ_LIMIT is not taken as a number
 READY = re.compile(r"listening on (http://\S+)")
 # Set by ServiceProcess: the kernel's pid, so a service it started exits when the
@@ -94,12 +95,39 @@ def _iso(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="milliseconds")
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, as Python's docs advise after a BrokenPipeError, so that
+    the flush at exit does not fail again (exit code 120 and a message on stderr)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def _number(value: Any) -> int | None:
     """`value` if it is a whole number a publisher could have sent (not a bool, not
     negative, below SEQ_LIMIT): bigger ones break float conversion and JSON output."""
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < SEQ_LIMIT:
         return value
     return None
+
+
+def _entry(data: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a subscriber keeps of a message it received (cut short past KEEP_BYTES), and
+    the message's fields if it is a JSON object."""
+    received_ns = time.time_ns()
+    try:
+        message = json.loads(data)
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to parse
+        message = data
+    fields = message if isinstance(message, dict) else {}
+    if len(data) > KEEP_BYTES:
+        message = f"{data[:KEEP_BYTES]}... ({len(data)} characters in all)"
+    entry: dict[str, Any] = {"received_at": _iso(received_ns), "message": message}
+    sent_ns = _number(fields.get("sent_ns"))
+    if sent_ns is not None:
+        entry["latency_us"] = (received_ns - sent_ns) / 1000
+    return entry, fields
 
 
 def _connect(url: str, who: str, **options: Any) -> redis.Redis:
@@ -194,10 +222,7 @@ class _Service:
             print(f"{datetime.now():%H:%M:%S.%f}"[:-3] + f" {self.kind}: {text}", flush=True)
         except (OSError, ValueError):
             self.echo = False
-            with contextlib.suppress(OSError, ValueError):
-                # What Python's docs advise after a BrokenPipeError: point stdout at
-                # /dev/null, so the flush at exit does not fail again.
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            _silence_stdout()
 
     def stop(self) -> None:
         self.http.stop()
@@ -414,18 +439,7 @@ class Subscriber(_Service):
             return
 
     def _record(self, data: str) -> None:
-        received_ns = time.time_ns()
-        try:
-            message = json.loads(data)
-        except (ValueError, RecursionError):  # not JSON, or nested too deeply to parse
-            message = data
-        fields = message if isinstance(message, dict) else {}
-        if len(data) > KEEP_BYTES:  # kept cut short, as a string
-            message = f"{data[:KEEP_BYTES]}... ({len(data)} characters in all)"
-        entry: dict[str, Any] = {"received_at": _iso(received_ns), "message": message}
-        sent_ns = _number(fields.get("sent_ns"))
-        if sent_ns is not None:
-            entry["latency_us"] = (received_ns - sent_ns) / 1000
+        entry, fields = _entry(data)
         seq = _number(fields.get("seq"))
         with self._lock:
             self.received += 1
@@ -433,7 +447,7 @@ class Subscriber(_Service):
             if seq is None:
                 self.unnumbered += 1
             else:
-                self._track(str(fields.get("source"))[:200], seq)
+                self._track(str(fields.get("source"))[:SOURCE_CHARS], seq)
         self.log(f"received {data[:1000]}")
 
     def _track(self, source: str, seq: int) -> None:
