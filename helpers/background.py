@@ -202,6 +202,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.connections: set[socket.socket] = set()
         self.waiting: dict[socket.socket, None] = {}  # idle connections, longest idle first
+        self.closing: set[socket.socket] = set()  # closed to make room, their threads ending
         self.refused: deque[tuple[float, socket.socket]] = deque()
         self.workers: set[threading.Thread] = set()
         self.connections_lock = threading.Lock()
@@ -218,7 +219,8 @@ class _Server(ThreadingHTTPServer):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self.connections_lock:
-            full = len(self.connections) >= self.max_connections and not self._make_room()
+            live = len(self.connections) - len(self.closing)
+            full = live >= self.max_connections and not self._make_room()
             if not full:
                 self.connections.add(request)
         if full:
@@ -236,6 +238,7 @@ class _Server(ThreadingHTTPServer):
         for connection in self.waiting:
             if connection.fileno() not in arriving:
                 del self.waiting[connection]
+                self.closing.add(connection)
                 # Its thread's wait ends (no more to read) and it closes; were a request
                 # read meanwhile, it would still get its answer: only reading is shut.
                 with contextlib.suppress(OSError):
@@ -292,6 +295,7 @@ class _Server(ThreadingHTTPServer):
     def shutdown_request(self, request: Any) -> None:
         with self.connections_lock:
             self.connections.discard(request)
+            self.closing.discard(request)
         super().shutdown_request(request)
 
     def close_connections(self) -> None:

@@ -115,12 +115,15 @@ def test_an_idle_keep_alive_connection_is_closed(target: Target) -> None:
 
 def test_past_the_cap_the_connection_idle_longest_makes_room(target: Target) -> None:
     target.server.max_connections = 4
-    idle = [target.connect() for _ in range(4)]
-    target.wait_open(4, idle=4)
+    idle = []
+    for count in range(1, 5):  # one after the other: idle[0] has been idle longest
+        idle.append(target.connect())
+        target.wait_open(count, idle=count)
     with target.connect() as fresh:
         fresh.sendall(target.request)
         assert fresh.recv(65536).startswith(b"HTTP/1.1 200 ")
     assert closed(idle[0], 3), "the connection idle longest was not closed for the newcomer"
+    assert not any(closed(sock, 0.1) for sock in idle[1:])
     for sock in idle:
         sock.close()
 
