@@ -379,11 +379,14 @@ class Cluster:
             time.sleep(0.02)
 
     def _all_known(self) -> bool:
-        count = len(self.nodes)
-        return all(
-            int(node.client().cluster("info")["cluster_known_nodes"]) == count
-            for node in self.nodes
-        )
+        """Every node knows every other by its real id (a handshake is still under way while a
+        node is known only by a temporary one, and CLUSTER REPLICATE would not find it)."""
+        for node in self.nodes:
+            seen = node.client().cluster("nodes").values()
+            known = [entry for entry in seen if "handshake" not in entry["flags"]]
+            if len(known) != len(self.nodes) or len(seen) != len(self.nodes):
+                return False
+        return True
 
     def _ready(self) -> bool:
         replicas = self.masters_wanted * self.replicas_wanted
@@ -469,6 +472,18 @@ class Cluster:
             if shard.slots[0] <= slot <= shard.slots[1]:
                 return shard.master
         raise ClusterError(f"no master owns slot {slot} right now")
+
+    def master_and_replica(self, key: str) -> tuple[Node, Node]:
+        """The master that owns `key`'s slot and one of its replicas, for a failover."""
+        master = self.owner(key)
+        replicas = self.replicas_of(master)
+        if not replicas:
+            raise ClusterError(
+                f"The master of {key!r} (:{master.port}) has no replica left to take over: a "
+                "failover above used it up, and a killed master does not come back. Run the "
+                "cell that starts the cluster again for a fresh one."
+            )
+        return master, replicas[0]
 
     def replicas_of(self, master: Node) -> list[Node]:
         for shard in self.shards():
@@ -680,7 +695,10 @@ def failover_result(
     killed_ns = events[0][0]
     after = [p for p in published if p.sent_ns > killed_ns and p.receivers is not None]
     if not after:
-        raise ClusterError("no SPUBLISH succeeded after the kill: publish for longer")
+        raise ClusterError(
+            "No SPUBLISH succeeded after the kill: the replica had not taken over when the "
+            "loop ended. Publish for longer (a larger COUNT) and run the cluster cell again."
+        )
     time.sleep(0.2)  # the last messages may still be on their way to the subscriber
     took_over = (after[0].sent_ns, "first SPUBLISH accepted by the new master")
     return LossResult(
@@ -705,7 +723,7 @@ def pubsub_failover(
 
     The notebook's publish loop as a function, for the tests and `make bench`.
     """
-    master = cluster.owner(channel)
+    master, _replica = cluster.master_and_replica(channel)
     name = f"{cluster.name}-failover-subscriber"
     subscriber = follow(cluster, channel, name)
     publisher = cluster.client(retries=0)
@@ -735,7 +753,7 @@ class StreamFailover:
     acked: list[int]
     confirmed: list[int]
     survived: set[int]
-    failover_seconds: float
+    failover_seconds: float | None = None  # from the kill to the replica answering as master
     wait_replies: list[int] = field(default_factory=list)  # WAIT's answer, batch by batch
 
     @property
@@ -747,10 +765,13 @@ class StreamFailover:
         return [seq for seq in self.confirmed if seq not in self.survived]
 
     def __str__(self) -> str:
+        took = f" ({self.failover_seconds:.1f} s)" if self.failover_seconds is not None else ""
+        lost = self.lost
+        where = f" (seq {lost[0]}-{lost[-1]})" if lost else ""
         return (
-            f"XADD acknowledged {len(self.acked)} entries, WAIT confirmed {len(self.confirmed)}. "
-            f"After the failover ({self.failover_seconds:.1f} s) the stream holds "
-            f"{len(self.survived)}: {len(self.lost)} acknowledged entries lost, "
+            f"XADD acknowledged {len(self.acked)} entries; WAIT confirmed {len(self.confirmed)}.\n"
+            f"After the failover{took} the stream holds {len(self.survived)}: "
+            f"{len(lost)} acknowledged entries lost{where}, "
             f"{len(self.lost_confirmed)} of them confirmed by WAIT."
         )
 
@@ -763,8 +784,7 @@ def stream_failover(
 
     The notebook's stream cells as a function, for the tests and `make bench`.
     """
-    master = cluster.owner(stream)
-    replica = cluster.replicas_of(master)[0]
+    master, replica = cluster.master_and_replica(stream)
     acked: list[int] = []
     confirmed: list[int] = []
     replies = []
