@@ -117,9 +117,11 @@ def requirements() -> str:
 
 
 def state_dir() -> Path:
-    """Where clusters keep their nodes' directories, one folder per cluster."""
+    """Where clusters keep their nodes' directories, one folder per cluster; ours alone."""
     path = Path(tempfile.gettempdir()) / f"redis-course-cluster-{os.getuid()}"
     path.mkdir(mode=0o700, exist_ok=True)
+    if path.is_symlink() or path.stat().st_uid != os.getuid():
+        raise ClusterError(f"{path} is not a folder of yours: remove it, then run the cell again.")
     return path
 
 
@@ -150,6 +152,8 @@ def reap_orphans() -> list[int]:
     """Stop the nodes of clusters whose kernel is gone (killed), remove their folders; the pids."""
     stopped = []
     for folder in state_dir().iterdir():
+        if folder.is_symlink() or not folder.is_dir():
+            continue  # not one of ours: never follow it
         try:
             owner = int((folder / "owner.pid").read_text())
         except (OSError, ValueError):
@@ -159,6 +163,8 @@ def reap_orphans() -> list[int]:
         if owner is None and time.time() - folder.stat().st_mtime < 60:
             continue  # another kernel is creating it right now
         for record in folder.glob("node-*/node.json"):
+            if record.parent.is_symlink():
+                continue
             with contextlib.suppress(OSError, ValueError, KeyError):
                 node = json.loads(record.read_text())
                 if _pid_alive(node["pid"]) and _is_node(node["pid"], node["port"]):

@@ -172,3 +172,18 @@ def test_nothing_outlives_a_kernel_that_exits_or_is_killed() -> None:
     assert alive(int(pid)), "the node should be orphaned, not stopped, by SIGKILL"
     assert int(pid) in cluster.reap_orphans()
     assert gone(int(pid)) and not Path(folder).exists()
+
+
+def test_the_reaper_never_follows_a_link_planted_in_its_folder(tmp_path: Path) -> None:
+    target = tmp_path / "not-a-cluster"
+    (target / "node-0").mkdir(parents=True)
+    (target / "node-0" / "node.json").write_text('{"pid": 1, "port": 1}')
+    links = [cluster.state_dir() / "planted-link", cluster.state_dir() / "planted-dangling"]
+    links[0].symlink_to(target)
+    links[1].symlink_to(tmp_path / "nothing-here")
+    try:
+        cluster.reap_orphans()  # neither fails nor follows them
+        assert (target / "node-0" / "node.json").exists(), "it followed the link and deleted"
+    finally:
+        for link in links:
+            link.unlink()
