@@ -698,6 +698,13 @@ def failover_result(
     `events` holds the kill, first. Adds when the first SPUBLISH after it succeeded (the
     new master took over) and keeps the failover time in `settings["failover_s"]`.
     """
+    if not subscriber.is_alive():
+        raise ClusterError(
+            "The subscriber was stopped after an earlier run: run the cells again from the one "
+            "that picks the master and starts the subscriber (`cl.master_and_replica`)."
+        )
+    if not events:
+        raise ClusterError("Nothing was killed: the loop ended before KILL_AT. Lower KILL_AT.")
     killed_ns = events[0][0]
     after = [p for p in published if p.sent_ns > killed_ns and p.receivers is not None]
     if not after:
