@@ -7,6 +7,8 @@ Measures, on a private embedded Redis on 127.0.0.1:
     loop on the same message stream;
   - the pack's JSON-RPC server against jayson (Node.js), one keep-alive connection,
     both driven by the same load generator;
+  - a local Redis Cluster (notebook 07): its start time, a failover's duration and what
+    it loses, and the cluster-bus messages per PUBLISH / SPUBLISH against the node count;
   - each notebook, and the whole course, executed in fresh kernels, and the kernel's
     peak memory.
 Writes a table to stdout and to bench/results.md, every figure with every repeat to
@@ -28,6 +30,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+import cluster_figures
 import course_figures
 import pubsub_figures
 import redis_figures
@@ -45,6 +48,7 @@ COUNTS = {
     "ping": ((15, 1000, 3000), (3, 100, 1000)),
     "pubsub": ((5, 2000), (3, 50)),
     "rpc": ((7, 5000), (3, 50)),
+    "cluster": ((3, 2500, [1, 3, 6]), (1, 2000, [1, 3])),
     "course": (3, 1),
 }
 
@@ -62,6 +66,14 @@ NOTES = [
     "`add(3, 4)` one request at a time on one keep-alive connection, checking every answer, "
     "to each server in turn, repeat after repeat. The ratio is the pack's requests/s over "
     "jayson's.",
+    "**Redis Cluster**: `helpers.cluster`, as notebook 07 uses it: 3 masters with a replica "
+    "each on 127.0.0.1, ready when every node says ok, every bus link is up and every replica "
+    "in sync. Failover: numbered SPUBLISHes at 500/s on a sharded channel, its master killed "
+    "with SIGKILL; the time runs to the first SPUBLISH the promoted replica accepted. Stream: "
+    "4 batches of 100 XADDs with `WAIT 1 100` after each, the replica frozen and its link "
+    "dropped for the last 2, then the master killed. Bus messages are the `CLUSTER INFO` "
+    "counters `cluster_stats_messages_publish(shard)_sent`, summed over the nodes, per message, "
+    "on clusters of 1, 3 and 6 masters with a replica each.",
     "**Notebooks**: each executed top to bottom in a fresh kernel with nbclient, timed from "
     "kernel start to the last cell; the course is all notebooks one after another. Peak memory "
     "is the kernel process's VmHWM (its redis-server not counted).",
@@ -154,6 +166,10 @@ class Bench:
         self.measure(
             "JSON-RPC round trip, one keep-alive connection",
             lambda: rpc_figures.measure(*self.counts("rpc"), self.args.without_node),
+        )
+        self.measure(
+            "Redis Cluster: start, failover, bus messages",
+            lambda: cluster_figures.measure(*self.counts("cluster")),
         )
         self.measure("The course, each notebook in a fresh kernel", self.course)
 

@@ -249,3 +249,67 @@ class ProgressBar:
         self.last = now
         done = f"done in {now - self.started:.1f} s" if fraction >= 1 else ""
         self.handle.update(self._bundle(fraction, done), raw=True)
+
+
+def bus_cost(costs: dict[int, dict[str, float]]) -> Figure:
+    """Cluster-bus messages per published message against the number of nodes (notebook 07).
+
+    `costs` maps a node count to {command: bus messages per message}, as
+    `cluster.bus_cost` measures them: counts, so the figure is the same on any machine.
+    """
+    fig = Figure(figsize=(7, 3.8), layout="constrained")
+    ax = fig.subplots()
+    nodes = sorted(costs)
+    styles = {"PUBLISH": ("o-", COLORS["failed"]), "SPUBLISH": ("s--", COLORS["got"])}
+    for command, (style, color) in styles.items():
+        values = [costs[n][command] for n in nodes]
+        label = "classic PUBLISH" if command == "PUBLISH" else "sharded SPUBLISH"
+        ax.plot(nodes, values, style, color=color, label=label)
+        above = command == "PUBLISH"
+        for n, value in zip(nodes, values, strict=True):
+            ax.annotate(f"{value:g}", (n, value), textcoords="offset points",
+                        xytext=(-8, 6) if above else (8, -12), ha="center", fontsize=8,
+                        color=color)  # fmt: skip
+    ax.set(xlabel="nodes in the cluster", ylabel="bus messages per published message")
+    ax.set_xticks(nodes)
+    ax.set_ylim(-1, max(max(c.values()) for c in costs.values()) * 1.15 + 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    largest = nodes[-1]
+    ax.set_title(
+        f"One PUBLISH costs {costs[largest]['PUBLISH']:g} bus messages on {largest} nodes, "
+        f"one SPUBLISH {costs[largest]['SPUBLISH']:g}",
+        fontsize=10,
+    )
+    return fig
+
+
+def failover(result: LossResult) -> Figure:
+    """The timeline of a failover run (notebook 07), the time without a master shaded.
+
+    `result.settings` holds `killed_ns` and `took_over_ns`, as `cluster.failover_result`
+    records them.
+    """
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax = fig.subplots()
+    timeline(result, ax)
+    down = result.settings["failover_s"]
+    ax.axvspan(
+        result.seconds(result.settings["killed_ns"]),
+        result.seconds(result.settings["took_over_ns"]),
+        color=COLORS["zero"],
+        alpha=0.12,
+        label=f"no master for the slot ({down:.1f} s)",
+    )
+    for artist in ax.collections:  # the sharded command is SPUBLISH
+        artist.set_label(artist.get_label().replace(" PUBLISH", " SPUBLISH"))
+    ax.legend(fontsize=8, loc="lower right", markerscale=2)
+    c = result.counts()
+    first, last = result.gaps[0] if len(result.gaps) == 1 else (None, None)
+    lost = f"seq {first}-{last}, one range" if first is not None else f"{len(result.gaps)} ranges"
+    ax.set_title(
+        f"Master killed: {c['lost']} of {c['published']} messages lost ({lost}); "
+        f"{c['failed (error)']} SPUBLISH failed, {c['returned 0']} reached no subscriber",
+        fontsize=10,
+    )
+    return fig

@@ -208,6 +208,60 @@ QUESTIONS = {
             "c": "A channel carries any number of messages; what it cannot do is keep one.",
         },
     ),
+    # 07 Scaling out with Redis Cluster
+    "cluster-publish-cost": Question(
+        text="A Redis Cluster has 10 nodes. One client subscribes to `news` on node 4. How many "
+        "cluster-bus messages does one classic `PUBLISH news ...`, sent to node 1, cost?",
+        choices={
+            "a": "1: node 1 forwards it to node 4, where the subscriber is",
+            "b": "9: node 1 sends it to every other node",
+            "c": "0: classic pub/sub stays on the node it was sent to",
+        },
+        answer="b",
+        reasons={
+            "a": "Nodes do not tell each other who subscribes to what, so node 1 cannot know "
+            "that only node 4 needs it.",
+            "b": "Every other node gets a copy, subscribers or not: the cost grows with the "
+            "cluster, which is why classic pub/sub does not scale out.",
+            "c": "Then the subscriber on node 4 would never hear it. The cell with two nodes "
+            "showed that it does.",
+        },
+    ),
+    "sharded-failover": Question(
+        text="A subscriber ran `SSUBSCRIBE orders` on the master that owns the slot of "
+        "`orders`. The master crashes; its replica takes over 1.5 s later. What happens to "
+        "the messages published to `orders` in those 1.5 s?",
+        choices={
+            "a": "the replica kept them and delivers them once the subscriber is back",
+            "b": "they are lost: the SPUBLISH failed, or reached a master with nobody subscribed",
+            "c": "nothing is lost: the subscription moves to the replica by itself",
+        },
+        answer="b",
+        reasons={
+            "a": "Pub/sub stores nothing, on a master or on a replica: there is nothing to "
+            "deliver later.",
+            "b": "The timeline showed it: one contiguous range lost, failed sends first, then "
+            "sends that the new master counted for 0 subscribers.",
+            "c": "The subscription lived on the dead master's connection. The subscriber has "
+            "to find the new owner and SSUBSCRIBE again; until then messages pass it by.",
+        },
+    ),
+    "wait-confirmed": Question(
+        text="After an `XADD`, `WAIT 1 100` returned 1. What do you know about the entry?",
+        choices={
+            "a": "it is on disk and can never be lost",
+            "b": "one replica has it, so a failover that promotes that replica keeps it",
+            "c": "a consumer has read it",
+        },
+        answer="b",
+        reasons={
+            "a": "WAIT counts replicas that received the write into memory; it says nothing "
+            "about disk, and both copies can still be lost together.",
+            "b": "That is all it says, and it is what kept the confirmed batches alive in the "
+            "failover above. It narrows the window; it does not make Redis strongly consistent.",
+            "c": "WAIT is about replication, not consumers: a consumer group tracks reads.",
+        },
+    ),
 }
 
 

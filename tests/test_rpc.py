@@ -786,7 +786,7 @@ def test_the_client_reconnects_when_the_server_closed_an_idle_connection() -> No
     """A learner reads for a while; the server drops the idle keep-alive connection; the
     next call must still work, without resending anything that had been sent."""
     quick = rpc.start({"add": rpc_methods.add}, name="test idle")
-    quick.server.RequestHandlerClass.timeout = 0.2
+    quick.server.idle_timeout = 0.2
     try:
         with rpc.Client(quick.url) as client:
             call = {"jsonrpc": "2.0", "method": "add", "params": [3, 4], "id": 1}

@@ -81,6 +81,7 @@ def test_ping_reaches_the_subscriber_with_number_time_and_source(private_redis) 
             "redis_reachable": True,
             "channel": "my_channel",
             "published": 3,
+            "unconfirmed": 0,
         },
     )
     assert services.request(f"{subscriber.url}/health")[0] == 200
