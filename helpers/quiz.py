@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from helpers.language import _
+
 
 @dataclass(frozen=True)
 class Question:
@@ -266,7 +268,7 @@ QUESTIONS = {
 
 
 def check(key: str, answer: str | None) -> None:
-    """Print whether `answer` is right for question `key`, and why.
+    """Print whether `answer` is right for question `key`, and why, in the learner's language.
 
     Prints rather than returns, so the cell shows only the feedback.
     """
@@ -274,16 +276,30 @@ def check(key: str, answer: str | None) -> None:
     if question is None:
         raise KeyError(f"no question {key!r}; the questions are {sorted(QUESTIONS)}")
     if answer is None:
-        print(question.text)
+        print(_(question.text))
         for letter, choice in question.choices.items():
-            print(f"  {letter}) {choice}")
-        print('Put your letter in place of None, e.g. answer = "a", and run the cell again.')
+            print(f"  {letter}) {_(choice)}")
+        print(_('Put your letter in place of None, e.g. answer = "a", and run the cell again.'))
         return
     letter = str(answer).strip().lower().rstrip(")")
     if letter not in question.choices:
-        print(f"{answer!r} is not one of the choices {', '.join(question.choices)}: try again.")
+        choices = ", ".join(question.choices)
+        print(
+            _("{answer!r} is not one of the choices {choices}: try again.").format(
+                answer=answer, choices=choices
+            )
+        )
         return
+    reason = _(question.reasons[letter])
     if letter == question.answer:
-        print("Right. " + question.reasons[letter])
+        print(_("Right. {reason}").format(reason=reason))
     else:
-        print("Not quite. " + question.reasons[letter] + " Have another go.")
+        print(_("Not quite. {reason} Have another go.").format(reason=reason))
+
+
+def texts() -> list[str]:
+    """Every question, choice and reason: what the translators' catalog must cover."""
+    found = []
+    for question in QUESTIONS.values():
+        found += [question.text, *question.choices.values(), *question.reasons.values()]
+    return found

@@ -26,6 +26,8 @@ from pathlib import Path
 import nbformat
 import polib
 
+from helpers import quiz  # its questions are data, translated where they are shown
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCALE = ROOT / "locale"
 LANG = "vi"
@@ -154,6 +156,8 @@ def helper_strings() -> dict[str, list[tuple[str, str]]]:
             ):
                 where = (f"helpers/{path.name}", str(node.lineno))
                 found.setdefault(node.args[0].value, []).append(where)
+    for text in quiz.texts():
+        found.setdefault(text, []).append(("helpers/quiz.py", "QUESTIONS"))
     return found
 
 
