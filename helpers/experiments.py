@@ -1,4 +1,4 @@
-"""The measurement harness of notebooks 04 and 05: latency and message-loss experiments.
+"""The measurement harness of notebooks 05 and 06: latency and message-loss experiments.
 
 Every function here runs a real experiment against a real Redis server and returns
 plain data (per-message records and their summary), and draws nothing: the

@@ -1,4 +1,4 @@
-"""The experiments of notebooks 04 and 05, against real embedded Redis servers.
+"""The experiments of notebooks 05 and 06, against real embedded Redis servers.
 
 Each loss scenario must show the loss it claims, with counts that agree with each
 other; the Streams versions must lose nothing. No absolute times, no exact counts
