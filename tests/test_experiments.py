@@ -127,6 +127,19 @@ def test_slow_consumer_is_cut_off_and_settings_restored(private_redis: EmbeddedR
     assert no_experiment_threads()
 
 
+def test_slow_consumer_with_no_limit_runs_under_the_servers_own_setting(
+    private_redis: EmbeddedRedis,
+) -> None:
+    """limit=None: notebook 05 makes the CONFIG SET call in a cell; the experiment keeps it."""
+    with redis.Redis.from_url(private_redis.url, decode_responses=True) as client:
+        client.config_set(LIMIT, "pubsub 1mb 256kb 1")
+    set_by_the_cell = config(private_redis)
+    result = experiments.slow_consumer(private_redis, 10_000, 5000, 3000, 0.001, limit=None)
+    assert result.counts()["returned 0"] > 0  # cut off under the setting made outside
+    assert result.settings["limit"] == "pubsub 1048576 262144 1"
+    assert config(private_redis) == set_by_the_cell
+
+
 def test_changed_settings_are_restored_when_the_block_fails(private_redis: EmbeddedRedis) -> None:
     before = config(private_redis)
     with pytest.raises(RuntimeError), experiments.buffer_limit(private_redis.url, "1mb 1mb 0"):
