@@ -222,7 +222,7 @@ def test_the_consumer_loop_takes_over_what_a_crash_left_and_acknowledges_all(
     kernel.run(streams["5d0c8e61"])
     demo = edited(
         streams["e8d2b913"],
-        "guess = None  # (handled by worker-2, still pending at the end), for example (6, 4)",
+        "guess = None  # two numbers: (handled by worker-2, still pending at the end)",
         "guess = (10, 0)",
     )
     output = kernel.run(demo)
