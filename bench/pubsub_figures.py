@@ -1,5 +1,5 @@
 """Pub/sub figures: the pack's latency harness (helpers.experiments.pubsub_latency, what
-notebook 04 plots) against a minimal raw subscriber loop hearing the very same messages.
+notebook 05 plots) against a minimal raw subscriber loop hearing the very same messages.
 
 The harness publishes at a fixed rate and hears each message in a `Collector` thread of
 the same process. The raw loop (bench/raw_subscriber.py) runs in a process of its own and
@@ -22,7 +22,7 @@ from helpers.redis_server import EmbeddedRedis
 
 BENCH = Path(__file__).resolve().parent
 RATIO_TARGET = 1.2
-RATE = 1000  # messages per second, notebook 04's default
+RATE = 1000  # messages per second, notebook 05's default
 PAYLOAD = 16  # bytes
 
 

@@ -1,4 +1,4 @@
-"""The measurement harness of notebooks 04 and 05: latency and message-loss experiments.
+"""The measurement harness of notebooks 05 and 06: latency and message-loss experiments.
 
 Every function here runs a real experiment against a real Redis server and returns
 plain data (per-message records and their summary), and draws nothing: the
@@ -462,13 +462,21 @@ def _private_url(server: Server, allow_shared: bool, what: str) -> str:
 
 
 @contextlib.contextmanager
-def buffer_limit(url: str, pubsub_limit: str) -> Iterator[str]:
-    """Set `client-output-buffer-limit pubsub ...` for the block, then put back what was there."""
+def buffer_limit(url: str, pubsub_limit: str | None) -> Iterator[str]:
+    """Set `client-output-buffer-limit pubsub ...` for the block, then put back what was there.
+
+    Yields the pubsub limit in force. None leaves the server's setting alone: notebook 05
+    makes the `CONFIG SET` call in a cell of its own, where the learner can see and change it.
+    """
     admin = redis.Redis.from_url(url, decode_responses=True)
     before = admin.config_get("client-output-buffer-limit")["client-output-buffer-limit"]
+    if pubsub_limit is None:
+        admin.close()
+        yield "pubsub " + before.split("pubsub ", 1)[1]
+        return
     try:
         admin.config_set("client-output-buffer-limit", f"pubsub {pubsub_limit}")
-        yield before
+        yield f"pubsub {pubsub_limit}"
     finally:
         admin.config_set("client-output-buffer-limit", before)
         admin.close()
@@ -609,13 +617,14 @@ def slow_consumer(
     rate: float = 5000,
     count: int = 3000,
     delay: float = 0.001,
-    limit: str = "1mb 256kb 1",
+    limit: str | None = "1mb 256kb 1",
     allow_shared: bool = False,
     progress: Progress = None,
 ) -> LossResult:
     """A subscriber slower than the publisher, cut off by `client-output-buffer-limit pubsub`.
 
-    `limit` is "<hard> <soft> <soft seconds>" for the pubsub class, set for the run only.
+    `limit` is "<hard> <soft> <soft seconds>" for the pubsub class, set for the run only
+    (None: run under the server's setting as it is).
     Publishing stops soon after Redis drops the subscriber (PUBLISH starts returning 0).
     The subscriber learns of it only after reading what its socket still held, as a
     ConnectionError: its client has zero retries, so it cannot silently reconnect.
@@ -625,7 +634,7 @@ def slow_consumer(
     client = _publisher(url)
     published: list[Published] = []
     events: list[tuple[int, str]] = []
-    with buffer_limit(url, limit):
+    with buffer_limit(url, limit) as in_force:
         subscriber = pubsub.Collector(url, (channel,), retries=False, delay=delay)
         start = time.perf_counter_ns()
         try:
@@ -650,7 +659,7 @@ def slow_consumer(
         seen_ns = _on_our_clock(subscriber.disconnects[0][0])
         events.append((seen_ns, "subscriber sees ConnectionError"))
     error = f"{type(subscriber.error).__name__}: {subscriber.error}" if subscriber.error else None
-    settings = {"payload": payload, "rate": rate, "delay": delay, "limit": f"pubsub {limit}"}
+    settings = {"payload": payload, "rate": rate, "delay": delay, "limit": in_force}
     return LossResult(
         "Slow consumer", "pub/sub", published, _arrivals(subscriber), start, events, error, settings
     )
@@ -921,7 +930,7 @@ def stream_slow_consumer(
     rate: float = 5000,
     count: int = 1500,
     delay: float = 0.001,
-    limit: str = "1mb 256kb 1",
+    limit: str | None = "1mb 256kb 1",
     allow_shared: bool = False,
     progress: Progress = None,
 ) -> LossResult:
@@ -934,7 +943,7 @@ def stream_slow_consumer(
     stream = unique_name("stream-slow")
     client = _publisher(url)
     client.xgroup_create(stream, "slow", id="$", mkstream=True)
-    with buffer_limit(url, limit):
+    with buffer_limit(url, limit) as in_force:
         start = time.perf_counter_ns()
         reader = StreamReader(url, stream, "slow", "consumer-1", delay=delay, batch=10)
         try:
@@ -946,7 +955,7 @@ def stream_slow_consumer(
             reader.stop()
             client.delete(stream)
             client.close()
-    settings = {"payload": payload, "rate": rate, "delay": delay, "limit": f"pubsub {limit}"}
+    settings = {"payload": payload, "rate": rate, "delay": delay, "limit": in_force}
     return _stream_result("Slow consumer", published, [reader], start, events, settings)
 
 

@@ -1,4 +1,4 @@
-"""Figures for notebooks 04 and 05, drawn from the plain data of `helpers.experiments`.
+"""Figures for notebooks 05 and 06, drawn from the plain data of `helpers.experiments`.
 
 Each function returns a matplotlib `Figure` that no pyplot state holds on to: a
 notebook shows it by ending a cell with the call, a test saves it with `savefig`.

@@ -264,6 +264,100 @@ QUESTIONS = {
             "c": "WAIT is about replication, not consumers: a consumer group tracks reads.",
         },
     ),
+    # ---- 05_latency_and_message_loss and 06_reliable_delivery_with_streams
+    "paced-publisher": Question(
+        text="Why does the publisher send message n at `start + n / rate` instead of calling "
+        "`sleep(1 / rate)` after every message?",
+        choices={
+            "a": "each sleep() overshoots a little and the overshoots add up, so the rate "
+            "drops; a schedule sends a late message at once and the average rate holds",
+            "b": "sleep() would block the subscriber thread while the publisher waits",
+            "c": "Redis refuses messages that arrive faster than the rate it was told",
+        },
+        answer="a",
+        reasons={
+            "a": "The pacing cell measured it: `sleep(1/rate)` falls short of the rate asked "
+            "for, the schedule reaches it.",
+            "b": "time.sleep() releases the GIL: the subscriber thread runs while the "
+            "publisher sleeps.",
+            "c": "Redis has no rate limit on PUBLISH. A publisher too fast for its subscriber "
+            "fills the subscriber's output buffer instead (loss experiment 3).",
+        },
+    ),
+    "p99-tail": Question(
+        text="At 1,000 messages per second a run measured p50 = 80 µs and p99 = 900 µs. "
+        "Which statement is right?",
+        choices={
+            "a": "most messages took about 900 µs",
+            "b": "about 10 messages every second took 900 µs or longer",
+            "c": "the average latency was about 900 µs",
+        },
+        answer="b",
+        reasons={
+            "a": "Half of them took 80 µs or less: that is what the median (p50) says. "
+            "900 µs is the tail.",
+            "b": "1 in 100 is at or above p99, and 1% of 1,000 per second is 10 per second: "
+            "the tail is something users meet all the time.",
+            "c": "A percentile is not an average. When most messages are fast, the mean sits "
+            "near the median, pulled up a little by the tail.",
+        },
+    ),
+    "counted-but-lost": Question(
+        text="`PUBLISH` returned 1 for a message, and the only subscriber never got it. "
+        "How can that be?",
+        choices={
+            "a": "it cannot: 1 means the subscriber received it",
+            "b": "Redis queued it in the subscriber's output buffer, then cut the subscriber "
+            "off for passing `client-output-buffer-limit` and dropped that buffer",
+            "c": "the subscriber's `get_message(timeout=0.1)` timed out and the message was "
+            "thrown away",
+        },
+        answer="b",
+        reasons={
+            "a": "1 counts the connections the message was queued for, at that moment. Nobody "
+            "acknowledges anything in pub/sub.",
+            "b": "Loss experiment 3 counts exactly these: lost though counted as delivered.",
+            "c": "A timeout only means nothing arrived within it; a message that comes later "
+            "waits in the socket for the next call.",
+        },
+    ),
+    "crash-before-xack": Question(
+        text="A consumer read 10 entries with `XREADGROUP ... >` and crashed before sending "
+        "`XACK`. What happens to the 10 entries?",
+        choices={
+            "a": "they are lost, as with pub/sub",
+            "b": "they stay in the group's pending entries list until some consumer claims "
+            "them (XAUTOCLAIM) and acknowledges them",
+            "c": "the next `XREADGROUP ... >` of any consumer in the group gets them again",
+        },
+        answer="b",
+        reasons={
+            "a": "The stream keeps every entry, and the group remembers who holds which one "
+            "unacknowledged: nothing is gone.",
+            "b": "That is what the consumer loop's first step does: XAUTOCLAIM what was "
+            "pending longer than a job should take, then handle and XACK it.",
+            "c": "`>` means entries never delivered to anyone in the group. Pending ones come "
+            "back only through XAUTOCLAIM / XCLAIM, or to the same consumer reading from id 0.",
+        },
+    ),
+    "restart-lossless": Question(
+        text="In fault 4 Redis was restarted and the stream lost nothing. What made that possible?",
+        choices={
+            "a": "streams are always written to disk",
+            "b": "the server saved its data on the way down (SHUTDOWN SAVE), and the producer "
+            "kept every XADD that failed and sent it again when Redis was back",
+            "c": "XAUTOCLAIM alone: the consumer claimed everything again after the restart",
+        },
+        answer="b",
+        reasons={
+            "a": "A stream lives in memory. With no persistence (this pack's default), a "
+            "plain restart empties it like any other key.",
+            "b": "Both halves matter: without the save the stream is empty after the restart, "
+            "without the resend the entries sent while Redis was down never reach it.",
+            "c": "XAUTOCLAIM recovers entries that are in the stream and pending. It cannot "
+            "recover an entry that never got into the stream, or a stream that was wiped.",
+        },
+    ),
 }
 
 

@@ -1,4 +1,4 @@
-"""The experiments of notebooks 04 and 05, against real embedded Redis servers.
+"""The experiments of notebooks 05 and 06, against real embedded Redis servers.
 
 Each loss scenario must show the loss it claims, with counts that agree with each
 other; the Streams versions must lose nothing. No absolute times, no exact counts
@@ -125,6 +125,19 @@ def test_slow_consumer_is_cut_off_and_settings_restored(private_redis: EmbeddedR
     assert counts["lost though counted as delivered"] > 0  # PUBLISH said 1, still lost
     assert config(private_redis) == before
     assert no_experiment_threads()
+
+
+def test_slow_consumer_with_no_limit_runs_under_the_servers_own_setting(
+    private_redis: EmbeddedRedis,
+) -> None:
+    """limit=None: notebook 05 makes the CONFIG SET call in a cell; the experiment keeps it."""
+    with redis.Redis.from_url(private_redis.url, decode_responses=True) as client:
+        client.config_set(LIMIT, "pubsub 1mb 256kb 1")
+    set_by_the_cell = config(private_redis)
+    result = experiments.slow_consumer(private_redis, 10_000, 5000, 3000, 0.001, limit=None)
+    assert result.counts()["returned 0"] > 0  # cut off under the setting made outside
+    assert result.settings["limit"] == "pubsub 1048576 262144 1"
+    assert config(private_redis) == set_by_the_cell
 
 
 def test_changed_settings_are_restored_when_the_block_fails(private_redis: EmbeddedRedis) -> None:
