@@ -245,6 +245,15 @@ def test_nbgrader_validate_passes_sources_and_fails_blank_copies(course: dict) -
             assert problems == ["failed"], f"nbgrader validate {path}: {problems}"
 
 
-def test_grading_time_is_reported(course: dict) -> None:
+def test_scores_and_grading_time_are_reported(course: dict) -> None:
+    print("\n| assignment | submission | nbgrader | pack | per question (nbgrader / pack) |")
+    print("|---|---|---|---|---|")
+    for name in NAMES:
+        for student in SUBMISSIONS:
+            ours, theirs = course["pack"][student, name], course["nbgrader"][student, name]
+            each = " ".join(f"{q} {theirs.get(q, 0):g}/{ours[q]:g}" for q in ours)
+            total = sum(ours.values())
+            print(f"| {name} | {student} | {sum(theirs.values()):g} | {total:g} | {each} |")
     for what, seconds in course["seconds"].items():
         print(f"{what}: {seconds:.1f} s")
+    assert set(course["pack"]) == set(course["nbgrader"])
