@@ -32,6 +32,8 @@ from pathlib import Path
 
 import nbformat
 
+from helpers import checks
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIR = ROOT / "assignments" / "source"
 RELEASE_DIR = ROOT / "assignments" / "release"
@@ -156,8 +158,6 @@ def validate(nb, name: str) -> list[Question]:
 
     `name` is the assignment's name unless the notebook's `course_assignment` says it.
     """
-    from helpers.checks import title  # the checks hold each question's title
-
     assignment = nb.get("metadata", {}).get("course_assignment") or name
     seen: set[str] = set()
     questions = []
@@ -187,7 +187,7 @@ def validate(nb, name: str) -> list[Question]:
                 raise AssignmentError(f"{where}: test cell {gid!r} needs points > 0")
             if meta.get("solution"):
                 raise AssignmentError(f"{where}: {gid!r} cannot be both a test and a solution")
-            questions.append(Question(gid, float(meta["points"]), title(assignment, gid)))
+            questions.append(Question(gid, float(meta["points"]), checks.title(assignment, gid)))
         if meta.get("solution") and meta.get("locked"):
             raise AssignmentError(f"{where}: solution cell {gid!r} cannot be locked")
     if not questions:

@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import assignments
+from helpers import assignments, checks
 
 NAMES = [path.stem for path in assignments.source_paths()]
 # Each partial submission gets some questions right, fails one only on a hidden test,
@@ -243,6 +243,20 @@ def test_nbgrader_validate_passes_sources_and_fails_blank_copies(course: dict) -
             assert problems == [], f"nbgrader validate {path}: {problems}"
         else:
             assert problems == ["failed"], f"nbgrader validate {path}: {problems}"
+
+
+def test_metadata_nbgrader_keeps_to_nbgraders_schema() -> None:
+    nb = nbformat.read(assignments.SOURCE_DIR / f"{NAMES[0]}.ipynb", as_version=4)
+    cell(nb, "q1").metadata.nbgrader["title"] = "a title"
+    with pytest.raises(assignments.AssignmentError, match=r"'title'.*helpers.checks"):
+        assignments.validate(nb, NAMES[0])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_question_titles_are_given_once_with_the_checks(name: str) -> None:
+    nb = nbformat.read(assignments.SOURCE_DIR / f"{name}.ipynb", as_version=4)
+    titles = {q.grade_id: q.title for q in assignments.validate(nb, "any file name")}
+    assert titles == {qid: q.title for qid, q in checks.ASSIGNMENTS[name].items()}
 
 
 def test_scores_and_grading_time_are_reported(course: dict) -> None:
