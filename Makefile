@@ -17,8 +17,12 @@ $(LAB_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $@
 
+NBGRADER_SERVER := $(addprefix nbgrader.server_extensions.,formgrader assignment_list course_list validate_assignment)
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
+	@# nbgrader (for tests/test_nbgrader.py) adds itself to JupyterLab: keep the learners' lab as it was.
+	$(BIN)/jupyter server extension disable --sys-prefix $(NBGRADER_SERVER) >/dev/null 2>&1
+	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
 	touch $@ $(LAB_STAMP)
 
 lab: $(LAB_STAMP)

@@ -1,36 +1,63 @@
 """Assignment notebooks: instructor sources with solutions and hidden tests, and student copies.
 
-The cell conventions are nbgrader's, so an instructor who knows nbgrader can read and
-write the sources without learning a new format:
+The sources are nbgrader sources (schema version 3), so an instructor who knows nbgrader
+reads and writes them without learning a new format, and `nbgrader generate_assignment`
+and `nbgrader autograde` accept them as they are:
 
 * `metadata.nbgrader` on a cell: `grade_id` (unique name), `solution` (the learner
   writes here), `grade` + `points` (a test cell worth that many points), `locked`
-  (restored from the source at grading time, whatever the learner did to it).
-* `### BEGIN SOLUTION` / `### END SOLUTION` around the instructor's answer: the student
-  copy gets `# YOUR CODE HERE` instead. Inside a function (an indented region) a
-  `raise NotImplementedError()` follows, so the function still parses; at top level
-  the comment stands alone, so "Run All" on a half-finished copy does not stop there.
-* `### BEGIN HIDDEN TESTS` / `### END HIDDEN TESTS` in a test cell: removed from the
-  student copy and put back only inside the grader's kernel.
+  (restored from the source at grading time, whatever the learner did to it). Only
+  the keys of nbgrader's schema are allowed there; a question's title lives with its
+  check, in `helpers.checks`.
+* A line containing `BEGIN SOLUTION` ... a line containing `END SOLUTION` (written
+  `### BEGIN SOLUTION`): the student copy gets nbgrader's stub instead, `# YOUR CODE
+  HERE` and `raise NotImplementedError()`, indented like the marker. A solution cell
+  without markers is replaced by the stub as a whole.
+* `### BEGIN HIDDEN TESTS` ... `### END HIDDEN TESTS` in a test cell: removed from the
+  student copy and put back only when grading.
+* Notebook metadata `course_assignment` (the pack's own key): the assignment's name,
+  which says whose checks and question titles the notebook uses.
 
-`python -m helpers.grading generate` writes the student copies; this module does the work.
+`student_copy` does what `nbgrader generate_assignment` does, in the same order (lock,
+clear solutions, clear outputs, clear hidden tests), except the checksums, which only
+nbgrader's own database uses. `python -m helpers.grading generate` writes the copies.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
+from helpers import checks
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIR = ROOT / "assignments" / "source"
 RELEASE_DIR = ROOT / "assignments" / "release"
 
-SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
-HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
-PROMPT = "# YOUR CODE HERE"
+# nbgrader's delimiters: a line that contains one of them is a marker.
+SOLUTION = ("BEGIN SOLUTION", "END SOLUTION")
+HIDDEN = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
+PROMPT = CODE_STUB[0]
+# The cell metadata nbgrader's schema (version 3) allows; anything else makes nbgrader refuse
+# the notebook.
+NBGRADER_KEYS = {
+    "schema_version",
+    "grade",
+    "locked",
+    "solution",
+    "task",
+    "grade_id",
+    "points",
+    "checksum",
+    "cell_type",
+}
+# Output metadata that clearing outputs removes, as nbconvert's ClearOutputPreprocessor does.
+OUTPUT_METADATA = ("collapsed", "scrolled")
 
 
 class AssignmentError(ValueError):
@@ -63,17 +90,20 @@ def is_solution(cell) -> bool:
     return bool(grading(cell).get("solution"))
 
 
+def is_locked(cell) -> bool:
+    return bool(grading(cell).get("locked"))
+
+
 def _regions(source: str, markers: tuple[str, str], where: str) -> list[tuple[int, int]]:
     """(begin, end) line numbers of each marked region; unbalanced markers are an error."""
     begin, end = markers
     found, start = [], None
-    for number, line in enumerate(source.splitlines()):
-        text = line.strip()
-        if text == begin:
+    for number, line in enumerate(source.split("\n")):
+        if begin in line:
             if start is not None:
                 raise AssignmentError(f"{where}: '{begin}' twice without '{end}' between")
             start = number
-        elif text == end:
+        elif end in line:
             if start is None:
                 raise AssignmentError(f"{where}: '{end}' without a '{begin}' before it")
             found.append((start, number))
@@ -85,7 +115,7 @@ def _regions(source: str, markers: tuple[str, str], where: str) -> list[tuple[in
 
 def region_lines(source: str, markers: tuple[str, str]) -> list[str]:
     """The lines inside the marked regions (the markers excluded)."""
-    lines = source.splitlines()
+    lines = source.split("\n")
     inside = []
     for begin, end in _regions(source, markers, "cell"):
         inside += lines[begin + 1 : end]
@@ -93,32 +123,51 @@ def region_lines(source: str, markers: tuple[str, str]) -> list[str]:
 
 
 def replace_regions(source: str, markers: tuple[str, str], prompt: bool, where: str) -> str:
-    """`source` with each marked region replaced by the student prompt, or removed."""
-    lines = source.splitlines()
+    """`source` with each marked region replaced by the stub (nbgrader's), or removed."""
+    lines = source.split("\n")
     kept, last = [], 0
     for begin, end in _regions(source, markers, where):
         kept += lines[last:begin]
         if prompt:
-            indent = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
-            kept.append(indent + PROMPT)
-            if indent:
-                kept.append(indent + "raise NotImplementedError()")
+            indent = re.match(r"\s*", lines[begin]).group(0)
+            kept += [indent + line for line in CODE_STUB]
         last = end + 1
     kept += lines[last:]
-    while kept and not kept[-1].strip():
-        kept.pop()
     return "\n".join(kept)
 
 
+def _check_metadata(meta: dict, where: str) -> None:
+    """nbgrader refuses a notebook whose metadata breaks its schema: say so before it does."""
+    extra = sorted(set(meta) - NBGRADER_KEYS)
+    if extra:
+        raise AssignmentError(
+            f"{where}: metadata.nbgrader has {', '.join(map(repr, extra))}, which nbgrader's "
+            "schema does not allow; keep the pack's own data elsewhere (a question's title "
+            "is given to its check in helpers.checks)"
+        )
+    missing = [key for key in ("schema_version", "grade", "locked", "solution") if key not in meta]
+    if missing or meta["schema_version"] != 3:
+        raise AssignmentError(
+            f"{where}: metadata.nbgrader needs schema_version 3 and grade, locked and solution "
+            f"(true or false); missing: {', '.join(missing) or 'none'}"
+        )
+
+
 def validate(nb, name: str) -> list[Question]:
-    """Check a source notebook's conventions and return its questions in order."""
+    """Check a source notebook's conventions and return its questions in order.
+
+    `name` is the assignment's name unless the notebook's `course_assignment` says it.
+    """
+    assignment = nb.get("metadata", {}).get("course_assignment") or name
     seen: set[str] = set()
     questions = []
     for index, cell in enumerate(nb.cells):
         where = f"{name}, cell {index}"
-        _regions(cell.source, SOLUTION, where)
-        _regions(cell.source, HIDDEN, where)
         meta = grading(cell)
+        if _regions(cell.source, SOLUTION, where) and not meta.get("solution"):
+            raise AssignmentError(f"{where}: a solution region outside a solution cell")
+        if _regions(cell.source, HIDDEN, where) and not meta.get("grade"):
+            raise AssignmentError(f"{where}: hidden tests belong in a test cell (grade: true)")
         if not meta:
             if cell.cell_type == "code":
                 raise AssignmentError(
@@ -126,6 +175,7 @@ def validate(nb, name: str) -> list[Question]:
                     "and locked: true (or solution: true if the learner edits it)"
                 )
             continue
+        _check_metadata(meta, where)
         gid = meta.get("grade_id")
         if not gid:
             raise AssignmentError(f"{where}: nbgrader metadata without a grade_id")
@@ -137,27 +187,42 @@ def validate(nb, name: str) -> list[Question]:
                 raise AssignmentError(f"{where}: test cell {gid!r} needs points > 0")
             if meta.get("solution"):
                 raise AssignmentError(f"{where}: {gid!r} cannot be both a test and a solution")
-            questions.append(Question(gid, float(meta["points"]), meta.get("title", gid)))
+            questions.append(Question(gid, float(meta["points"]), checks.title(assignment, gid)))
         if meta.get("solution") and meta.get("locked"):
             raise AssignmentError(f"{where}: solution cell {gid!r} cannot be locked")
-        if region_lines(cell.source, HIDDEN) and not meta.get("grade"):
-            raise AssignmentError(f"{where}: hidden tests belong in a test cell (grade: true)")
     if not questions:
         raise AssignmentError(f"{name}: no test cells (nbgrader grade: true) found")
     return questions
 
 
+def _lock(cell) -> None:
+    """Keep learners from deleting answer cells, and from editing or deleting the given ones."""
+    if is_solution(cell):
+        cell.metadata["deletable"] = False
+    elif is_test(cell) or is_locked(cell):
+        cell.metadata["deletable"] = False
+        cell.metadata["editable"] = False
+
+
 def student_copy(nb, name: str):
-    """The notebook a learner gets: no solutions, no hidden tests, no outputs."""
+    """The notebook a learner gets: locked cells marked, no solutions, outputs or hidden tests."""
     validate(nb, name)
     out = copy.deepcopy(nb)
     for index, cell in enumerate(out.cells):
         where = f"{name}, cell {index}"
+        _lock(cell)
+        if is_solution(cell) and not _regions(cell.source, SOLUTION, where):
+            cell.source = "\n".join(CODE_STUB)
         cell.source = replace_regions(cell.source, SOLUTION, prompt=True, where=where)
-        cell.source = replace_regions(cell.source, HIDDEN, prompt=False, where=where)
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
+            for key in OUTPUT_METADATA:
+                cell.metadata.pop(key, None)
+        cell.source = replace_regions(cell.source, HIDDEN, prompt=False, where=where)
+        if grading(cell):
+            cell.metadata.nbgrader["cell_type"] = cell.cell_type
+    out.metadata.pop("celltoolbar", None)
     out.metadata["course_assignment"] = name
     return out
 

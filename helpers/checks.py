@@ -7,8 +7,10 @@ everything they use, so re-running cells, or running them out of order, does not
 change what a check sees. A call into the learner's code that does not return within
 CALL_TIMEOUT seconds is reported, not waited for.
 
-Under the grader (COURSE_GRADING=1 in the kernel's environment) a failed check raises
-CheckFailed, so the test cell errors and scores zero, nbgrader-style.
+Under a grader a failed check raises CheckFailed, so its test cell errors and scores
+zero: under the pack's (COURSE_GRADING=1 in the kernel's environment) and under
+nbgrader's autograde and validate (which set NBGRADER_EXECUTION). A check shows its
+result as printed text, not as the cell's value, which nbgrader would read as a score.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 from helpers import pubsub, redis_server
 
 GRADING_ENV = "COURSE_GRADING"
+NBGRADER_ENV = "NBGRADER_EXECUTION"  # "autograde" or "validate" while nbgrader runs a notebook
 CALL_TIMEOUT = 5.0
 
 
@@ -43,7 +46,7 @@ class CheckFailed(Exception):
 
 @dataclass(frozen=True)
 class Result:
-    """The outcome of one check, shown as the cell's output."""
+    """The outcome of one check, printed under the cell (not its value: see above)."""
 
     question: str
     title: str
@@ -69,6 +72,9 @@ class Result:
         return "\n".join(lines)
 
     __repr__ = __str__
+
+    def _ipython_display_(self) -> None:
+        print(self)
 
 
 def _short(value: Any, limit: int = 300) -> str:
@@ -171,8 +177,15 @@ def question(assignment: str, qid: str, title: str, points: float) -> Callable:
     return register
 
 
+def title(assignment: str, qid: str) -> str:
+    """The question's title, given here once, beside its check; the grade_id if it has none."""
+    item = ASSIGNMENTS.get(assignment, {}).get(qid)
+    return item.title if item else qid
+
+
 def grading() -> bool:
-    return os.environ.get(GRADING_ENV) == "1"
+    """True in a kernel that a grader runs: the pack's, or nbgrader's autograde or validate."""
+    return os.environ.get(GRADING_ENV) == "1" or bool(os.environ.get(NBGRADER_ENV))
 
 
 def run_check(assignment: str, qid: str, namespace: dict[str, Any]) -> Result:
@@ -212,6 +225,9 @@ class Summary:
         return "\n".join(lines)
 
     __repr__ = __str__
+
+    def _ipython_display_(self) -> None:
+        print(self)
 
 
 def assignment(name: str) -> tuple[Callable[[str], Result], Callable[[], Summary]]:
@@ -427,7 +443,13 @@ def _experiment(answers: Answers) -> tuple[int, list[int], list[int]]:
     return count, published, sorted(set(received))
 
 
-@question(LOSS, "q1", "choose parameters and run the experiment", 1)
+def _near(guess: Any, want: float) -> bool:
+    """A number within 20% (or 5 messages) of `want`: what an estimate needs to be."""
+    number = isinstance(guess, int | float) and not isinstance(guess, bool)
+    return number and abs(guess - want) <= max(0.2 * want, 5)
+
+
+@question(LOSS, "q1", "your parameters and your prediction", 1)
 def _loss_run(answers: Answers) -> None:
     rate = answers.get("RATE", "question 1")
     count = answers.get("COUNT", "question 1")
@@ -450,7 +472,17 @@ def _loss_run(answers: Answers) -> None:
         f"AWAY_SECONDS = {_short(away)}",
         "The subscriber leaves after a third of the run: it must be back before the end.",
     )
-    _, published, received = _experiment(answers)
+    predicted = answers.get("predicted_lost", "question 1")
+    count, published, received = _experiment(answers)
+    measured = len(_lost(count, received))
+    expect(
+        _near(predicted, rate * away) or _near(predicted, measured),
+        f"predicted_lost: about {rate * away:g}, what your RATE and AWAY_SECONDS give "
+        f"(or the {measured} you measured), within 20%",
+        f"predicted_lost = {_short(predicted)}",
+        "Nobody listens while the subscriber is away: how many messages are published in "
+        "AWAY_SECONDS at RATE per second? Write the reason in a comment beside it.",
+    )
     expect(
         all(isinstance(n, int) and 0 <= n < count for n in received) and received,
         f"received: sequence numbers between 0 and {count - 1}",
@@ -548,12 +580,15 @@ def _loss_explain(answers: Answers) -> None:
     away = answers.get("AWAY_SECONDS", "question 1")
     guess = answers.get("lost_if_away_twice", "question 5")
     measured = len(_lost(count, received))
-    want = min(2 * measured, count)
+    after = count - count // 3  # the subscriber leaves at message COUNT // 3
+    model = min(2 * rate * away, after)
     expect(
-        isinstance(guess, int | float) and abs(guess - want) <= max(0.2 * want, 5),
-        f"about {want} (twice your {measured} lost at {rate}/s for {away} s), within 20%",
+        _near(guess, model) or _near(guess, min(2 * measured, after)),
+        f"about {model:g}: twice RATE × AWAY_SECONDS = {2 * rate * away:g}, but no more than "
+        f"the {after} messages published after the subscriber left, within 20%",
         f"lost_if_away_twice = {_short(guess)}",
-        "At a steady rate, the loss grows with how long nobody listens.",
+        "At a steady rate the loss grows with the time away, until the subscriber has "
+        "missed everything published after it left (at message COUNT // 3).",
     )
 
 
@@ -562,8 +597,9 @@ def _loss_explain(answers: Answers) -> None:
 
 
 KV = "a2_kv_service"
-KEY_NOT_FOUND = -32001
-NOT_AN_INTEGER = -32002
+# Application errors: codes outside -32768..-32000, which JSON-RPC 2.0 reserves (notebook 03).
+KEY_NOT_FOUND = 1001
+NOT_AN_INTEGER = 1002
 INVALID_PARAMS = -32602
 
 

@@ -287,14 +287,14 @@ def test_committed_student_copy_is_what_generate_writes(path: Path, tmp_path: Pa
     )
 
 
-def test_student_copy_keeps_functions_parseable_and_top_level_runnable() -> None:
+def test_student_copy_stub_is_nbgraders_at_every_level() -> None:
     text = "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n"
     assert assignments.replace_regions(text, assignments.SOLUTION, True, "t") == (
-        "def f():\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+        "def f():\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
     )
     text = "x = None\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION\nprint(x)"
     assert assignments.replace_regions(text, assignments.SOLUTION, True, "t") == (
-        "x = None\n# YOUR CODE HERE\nprint(x)"
+        "x = None\n# YOUR CODE HERE\nraise NotImplementedError()\nprint(x)"
     )
 
 
