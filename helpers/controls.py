@@ -13,6 +13,8 @@ from collections.abc import Callable
 import ipywidgets as widgets
 from IPython.display import display
 
+from helpers.language import N_, _
+
 
 class RunPanel(widgets.VBox):
     """Value widgets (sliders) for `run`'s arguments, a Run button, a progress bar, an output.
@@ -24,14 +26,14 @@ class RunPanel(widgets.VBox):
     """
 
     def __init__(
-        self, run: Callable[..., object], label: str = "Run", **controls: widgets.ValueWidget
+        self, run: Callable[..., object], label: str = N_("Run"), **controls: widgets.ValueWidget
     ) -> None:
         if not controls:
-            raise ValueError("give at least one control, e.g. rate=widgets.IntSlider(...)")
+            raise ValueError(_("give at least one control, e.g. rate=widgets.IntSlider(...)"))
         self.run, self.controls = run, controls
-        self.button = widgets.Button(description=label, button_style="primary", icon="play")
+        self.button = widgets.Button(description=_(label), button_style="primary", icon="play")
         self.bar = widgets.FloatProgress(value=0, min=0, max=1)
-        self.status = widgets.Label("set the sliders, then press the button")
+        self.status = widgets.Label(_("set the sliders, then press the button"))
         self.output = widgets.Output()
         for control in controls.values():
             control.style.description_width = "initial"  # labels in full, not cut at 80 px
@@ -50,7 +52,7 @@ class RunPanel(widgets.VBox):
     def _clicked(self, _button: widgets.Button) -> None:
         self.button.disabled = True
         self.bar.value, self.bar.bar_style = 0, ""
-        self.status.value = "running…"
+        self.status.value = _("running…")
         self.output.clear_output()
         started = time.perf_counter()
         finished = False
@@ -63,5 +65,8 @@ class RunPanel(widgets.VBox):
         finally:
             seconds = time.perf_counter() - started
             self.bar.bar_style = "success" if finished else "danger"
-            self.status.value = f"done in {seconds:.1f} s" if finished else "stopped by an error"
+            if finished:
+                self.status.value = _("done in {seconds:.1f} s").format(seconds=seconds)
+            else:
+                self.status.value = _("stopped by an error")
             self.button.disabled = False

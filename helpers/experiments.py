@@ -35,6 +35,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from helpers import pubsub
+from helpers.language import N_, _
 from helpers.redis_server import EmbeddedRedis
 
 Progress = Callable[[float], None] | None
@@ -56,7 +57,7 @@ def parse(data: str | bytes) -> tuple[int, int]:
     """(seq, sent_ns) from a message built by `message()`."""
     if isinstance(data, bytes):
         data = data.decode()
-    seq, sent, _ = data.split(":", 2)
+    seq, sent, _padding = data.split(":", 2)
     return int(seq), int(sent)
 
 
@@ -89,11 +90,11 @@ def paced(count: int, rate: float | None, progress: Progress = None) -> Iterator
 def pacing_drift(rate: float = 2000, count: int = 400) -> dict[str, float]:
     """Achieved rate (msg/s) of `sleep(1 / rate)` between sends versus pacing on a schedule."""
     start = time.perf_counter()
-    for _ in range(count):
+    for _step in range(count):
         time.sleep(1 / rate)
     naive = count / (time.perf_counter() - start)
     start = time.perf_counter()
-    for _ in paced(count, rate):
+    for _step in paced(count, rate):
         pass
     scheduled = count / (time.perf_counter() - start)
     return {"asked": float(rate), "sleep(1/rate)": naive, "schedule": scheduled}
@@ -104,7 +105,7 @@ def clock_cost(count: int = 20_000) -> dict[str, float]:
 
     def per_call(fn: Callable[[], object]) -> float:
         start = time.perf_counter_ns()
-        for _ in range(count):
+        for _step in range(count):
             fn()
         return (time.perf_counter_ns() - start) / count
 
@@ -181,10 +182,17 @@ class LatencyResult:
         return max(self.samples_ns) / 1000
 
     def __str__(self) -> str:
-        return (
-            f"{self.label}: {self.received} of {self.sent} samples, "
-            f"p50 {self.p50_us:.0f} µs, p99 {self.p99_us:.0f} µs, max {self.max_us:.0f} µs "
-            f"({self.achieved_rate:.0f} per s)"
+        return _(
+            "{label}: {received} of {sent} samples, "
+            "p50 {p50:.0f} µs, p99 {p99:.0f} µs, max {max:.0f} µs ({rate:.0f} per s)"
+        ).format(
+            label=self.label,
+            received=self.received,
+            sent=self.sent,
+            p50=self.p50_us,
+            p99=self.p99_us,
+            max=self.max_us,
+            rate=self.achieved_rate,
         )
 
 
@@ -193,18 +201,18 @@ def call_latency(
     call: Callable[[], object],
     count: int = 1000,
     rate: float | None = None,
-    label: str = "round trip",
+    label: str = N_("round trip"),
     progress: Progress = None,
 ) -> LatencyResult:
     """Time `count` calls of `call()`, each from just before to just after it returns."""
     samples = []
     start = time.perf_counter()
-    for _ in paced(count, rate, progress):
+    for _step in paced(count, rate, progress):
         sent = time.perf_counter_ns()
         call()
         samples.append(time.perf_counter_ns() - sent)
     return LatencyResult(
-        label, samples, count, time.perf_counter() - start, rate, seqs=list(range(count))
+        _(label), samples, count, time.perf_counter() - start, rate, seqs=list(range(count))
     )
 
 
@@ -212,7 +220,7 @@ def ping_latency(
     client: redis.Redis, count: int = 1000, rate: float | None = None
 ) -> LatencyResult:
     """The floor under everything else: one PING round trip to Redis and back."""
-    return call_latency(client.ping, count, rate, label="Redis PING round trip")
+    return call_latency(client.ping, count, rate, label=N_("Redis PING round trip"))
 
 
 @_steady
@@ -248,7 +256,10 @@ def pubsub_latency(
         seq, sent = parse(item.data)
         seqs.append(seq)
         samples.append(item.received_perf_ns - sent)
-    label = f"pub/sub, {rate:.0f} msg/s, {payload} B" if rate else f"pub/sub, flood, {payload} B"
+    if rate:
+        label = f"pub/sub, {rate:.0f} msg/s, {payload} B"
+    else:
+        label = _("pub/sub, flood, {payload} B").format(payload=payload)
     return LatencyResult(label, samples, count, seconds, rate, payload, seqs)
 
 
@@ -275,7 +286,10 @@ def stream_latency(
         reader.stop()
         admin.delete(stream)
         admin.close()
-    label = f"stream, {rate:.0f} msg/s, {payload} B" if rate else f"stream, flood, {payload} B"
+    if rate:
+        label = f"stream, {rate:.0f} msg/s, {payload} B"
+    else:
+        label = _("stream, flood, {payload} B").format(payload=payload)
     arrivals = reader.arrivals
     samples = [a.received_ns - a.sent_ns for a in arrivals]
     return LatencyResult(label, samples, count, seconds, rate, payload, [a.seq for a in arrivals])
@@ -385,23 +399,23 @@ class LossResult:
         """The exact tally: attempts, arrivals, and the lost split by what the send returned."""
         final = self._final_attempts()
         lost = self.lost
-        tally = {
-            "published": len(final),
-            "received": len(self.received_seqs),
-            "lost": len(lost),
-            "returned 0": sum(1 for p in final.values() if p.receivers == 0),
-            "failed (error)": sum(1 for p in final.values() if p.receivers is None),
-            "sent again after an error": sum(
+        tally = {  # the keys stay English (code reads them); N_: __str__ shows them translated
+            N_("published"): len(final),
+            N_("received"): len(self.received_seqs),
+            N_("lost"): len(lost),
+            N_("returned 0"): sum(1 for p in final.values() if p.receivers == 0),
+            N_("failed (error)"): sum(1 for p in final.values() if p.receivers is None),
+            N_("sent again after an error"): sum(
                 1 for p in self.published if p.receivers is None and final[p.seq].receivers
             ),
-            "lost though counted as delivered": sum(
+            N_("lost though counted as delivered"): sum(
                 1 for seq in lost if (final[seq].receivers or 0) > 0
             ),
-            "duplicates": self.duplicates,
-            "gaps": len(self.gaps),
+            N_("duplicates"): self.duplicates,
+            N_("gaps"): len(self.gaps),
         }
         if self.transport == "stream":  # XADD counts no receivers: say what it did say
-            renamed = {"lost though counted as delivered": "lost though XADD succeeded"}
+            renamed = {"lost though counted as delivered": N_("lost though XADD succeeded")}
             tally = {renamed.get(k, k): v for k, v in tally.items() if k != "returned 0"}
         return tally
 
@@ -409,15 +423,19 @@ class LossResult:
         return (t_ns - self.start_ns) / 1e9
 
     def __str__(self) -> str:
-        c = self.counts()
-        lines = [f"{self.name} ({self.transport})"]
-        lines += [f"  {key:34} {value:>6}" for key, value in c.items()]
+        counts = [(_(key), value) for key, value in self.counts().items()]
+        notes = []
         if self.gaps:
             shown = ", ".join(f"{a}-{b}" for a, b in self.gaps[:5])
-            more = f" and {len(self.gaps) - 5} more" if len(self.gaps) > 5 else ""
-            lines.append(f"  lost ranges (seq)                  {shown}{more}")
+            if len(self.gaps) > 5:
+                shown += _(" and {count} more").format(count=len(self.gaps) - 5)
+            notes.append((_("lost ranges (seq)"), shown))
         if self.error:
-            lines.append(f"  error seen by the subscriber       {self.error}")
+            notes.append((_("error seen by the subscriber"), self.error))
+        width = max(34, *(len(name) for name, _value in counts + notes))
+        lines = [f"{self.name} ({self.transport})"]
+        lines += [f"  {name:{width}} {value:>6}" for name, value in counts]
+        lines += [f"  {name:{width}} {value}" for name, value in notes]
         return "\n".join(lines)
 
 
@@ -455,9 +473,11 @@ def _private_url(server: Server, allow_shared: bool, what: str) -> str:
     if allow_shared:
         return server
     raise ValueError(
-        f"{what} changes server settings, which would disturb everyone on a shared server "
-        f"({server}). Pass the private server, `redis_server.embedded()`, "
-        "or allow_shared=True if this server is yours alone."
+        _(
+            "{what} changes server settings, which would disturb everyone on a shared server "
+            "({server}). Pass the private server, `redis_server.embedded()`, "
+            "or allow_shared=True if this server is yours alone."
+        ).format(what=what, server=server)
     )
 
 
@@ -504,7 +524,7 @@ def late_subscriber(
         for seq in paced(before, rate):
             published.append(_publish(client, channel, seq, 0))
         collector = pubsub.Collector(url, (channel,))
-        events.append((time.perf_counter_ns(), "SUBSCRIBE confirmed"))
+        events.append((time.perf_counter_ns(), _("SUBSCRIBE confirmed")))
         for seq in paced(after, rate):
             published.append(_publish(client, channel, before + seq, 0))
         collector.wait_for(after, timeout=2)
@@ -515,7 +535,7 @@ def late_subscriber(
     arrivals = _arrivals(collector)
     settings = {"before": before, "after": after, "rate": rate}
     return LossResult(
-        "Late subscriber", "pub/sub", published, arrivals, start, events, None, settings
+        _("Late subscriber"), "pub/sub", published, arrivals, start, events, None, settings
     )
 
 
@@ -554,13 +574,13 @@ class _AwaySubscriber(threading.Thread):
         self.pubsub.unsubscribe(self.channel)
         while not self._read("unsubscribe"):
             pass
-        self.events.append((time.perf_counter_ns(), "UNSUBSCRIBE confirmed"))
+        self.events.append((time.perf_counter_ns(), _("UNSUBSCRIBE confirmed")))
         if self.halt.wait(self.away_for):
             return
         self.pubsub.subscribe(self.channel)
         while not self._read("subscribe"):
             pass
-        self.events.append((time.perf_counter_ns(), "SUBSCRIBE confirmed"))
+        self.events.append((time.perf_counter_ns(), _("SUBSCRIBE confirmed")))
         while not self.halt.is_set():
             self._read()
 
@@ -599,7 +619,7 @@ def subscriber_away(
         client.close()
     settings = {"count": count, "rate": rate, "away_at": away_at, "away_for": away_for}
     return LossResult(
-        f"Subscriber away for {away_for} s",
+        _("Subscriber away for {seconds} s").format(seconds=away_for),
         "pub/sub",
         published,
         subscriber.arrivals,
@@ -629,7 +649,7 @@ def slow_consumer(
     The subscriber learns of it only after reading what its socket still held, as a
     ConnectionError: its client has zero retries, so it cannot silently reconnect.
     """
-    url = _private_url(server, allow_shared, "The slow-consumer experiment")
+    url = _private_url(server, allow_shared, _("The slow-consumer experiment"))
     channel = unique_name("slow")
     client = _publisher(url)
     published: list[Published] = []
@@ -644,7 +664,7 @@ def slow_consumer(
                 published.append(record)
                 if record.receivers == 0 and cut_ns is None:
                     cut_ns = record.sent_ns
-                    events.append((cut_ns, "PUBLISH returns 0: Redis cut it off"))
+                    events.append((cut_ns, _("PUBLISH returns 0: Redis cut it off")))
                 if cut_ns and record.sent_ns - cut_ns > 100_000_000:
                     break  # enough to show that nothing gets through any more
             if progress:
@@ -657,12 +677,12 @@ def slow_consumer(
             client.close()
     if subscriber.disconnects:
         seen_ns = _on_our_clock(subscriber.disconnects[0][0])
-        events.append((seen_ns, "subscriber sees ConnectionError"))
+        events.append((seen_ns, _("subscriber sees ConnectionError")))
     error = f"{type(subscriber.error).__name__}: {subscriber.error}" if subscriber.error else None
     settings = {"payload": payload, "rate": rate, "delay": delay, "limit": in_force}
-    return LossResult(
-        "Slow consumer", "pub/sub", published, _arrivals(subscriber), start, events, error, settings
-    )
+    name = _("Slow consumer")
+    arrivals = _arrivals(subscriber)
+    return LossResult(name, "pub/sub", published, arrivals, start, events, error, settings)
 
 
 def _restart_later(
@@ -673,9 +693,9 @@ def _restart_later(
 
     def run() -> None:
         time.sleep(max(0.0, (at_ns - time.perf_counter_ns()) / 1e9))
-        events.append((time.perf_counter_ns(), "Redis stops"))
+        events.append((time.perf_counter_ns(), _("Redis stops")))
         server.restart(down_for, keep_data=keep_data)
-        events.append((time.perf_counter_ns(), "Redis is back"))
+        events.append((time.perf_counter_ns(), _("Redis is back")))
 
     thread = threading.Thread(target=run, name="redis restart", daemon=True)
     thread.start()
@@ -697,7 +717,7 @@ def redis_restart(
     messages published while it was gone are lost all the same.
     """
     if not isinstance(server, EmbeddedRedis):
-        raise TypeError("redis_restart needs the private server: pass redis_server.embedded()")
+        raise TypeError(_("redis_restart needs the private server: pass redis_server.embedded()"))
     channel = unique_name("restart")
     collector = pubsub.Collector(server.url, (channel,))
     client = _publisher(server.url)
@@ -713,11 +733,10 @@ def redis_restart(
         collector.stop()
         client.close()
     if collector.disconnects:
-        events.append((_on_our_clock(collector.disconnects[0][0]), "subscriber drops"))
+        events.append((_on_our_clock(collector.disconnects[0][0]), _("subscriber drops")))
     settings = {"count": count, "rate": rate, "restart_at": restart_at, "down_for": down_for}
-    return LossResult(
-        "Redis restarted", "pub/sub", published, _arrivals(collector), start, events, None, settings
-    )
+    name, arrivals = _("Redis restarted"), _arrivals(collector)
+    return LossResult(name, "pub/sub", published, arrivals, start, events, None, settings)
 
 
 # ------------------------------------------------------------------- streams
@@ -762,7 +781,9 @@ class StreamReader(threading.Thread):
             seq, sent = parse(fields["m"])
             self.arrivals.append(Arrival(seq, sent, time.perf_counter_ns()))
             if self.crash_after is not None and len(self.arrivals) >= self.crash_after:
-                self.events.append((time.perf_counter_ns(), f"{self.consumer} crashes"))
+                now = time.perf_counter_ns()
+                what = _("{consumer} crashes").format(consumer=self.consumer)
+                self.events.append((now, what))
                 return False
             if self.delay:
                 time.sleep(self.delay)
@@ -778,9 +799,11 @@ class StreamReader(threading.Thread):
             )[:2]
             if entries:
                 self.claimed += len(entries)
-                self.events.append(
-                    (time.perf_counter_ns(), f"{self.consumer}: XAUTOCLAIM took {len(entries)}")
+                now = time.perf_counter_ns()
+                what = _("{consumer}: XAUTOCLAIM took {count}").format(
+                    consumer=self.consumer, count=len(entries)
                 )
+                self.events.append((now, what))
                 if not self._handle(entries):
                     return False
             if cursor == "0-0":
@@ -801,7 +824,9 @@ class StreamReader(threading.Thread):
                         return
             except (redis.ConnectionError, redis.TimeoutError, OSError):
                 if not recover:
-                    self.events.append((time.perf_counter_ns(), f"{self.consumer} disconnected"))
+                    now = time.perf_counter_ns()
+                    what = _("{consumer} disconnected").format(consumer=self.consumer)
+                    self.events.append((now, what))
                 recover = True
                 self.halt.wait(0.05)
 
@@ -856,7 +881,7 @@ def stream_late_consumer(
     start = time.perf_counter_ns()
     published = [_xadd(client, stream, seq, 0) for seq in paced(before, rate)]
     client.xgroup_create(stream, "late", id="0", mkstream=True)
-    events = [(time.perf_counter_ns(), "XGROUP CREATE ... 0, consumer starts")]
+    events = [(time.perf_counter_ns(), _("XGROUP CREATE ... 0, consumer starts"))]
     reader = StreamReader(url, stream, "late", "consumer-1")
     try:
         published += [_xadd(client, stream, before + seq, 0) for seq in paced(after, rate)]
@@ -866,7 +891,7 @@ def stream_late_consumer(
         client.delete(stream)
         client.close()
     settings = {"before": before, "after": after, "rate": rate}
-    return _stream_result("Late consumer", published, [reader], start, events, settings)
+    return _stream_result(_("Late consumer"), published, [reader], start, events, settings)
 
 
 @_steady
@@ -899,7 +924,8 @@ def stream_consumer_away(
                 crashed_ns = first.events[-1][0] if first.events else time.perf_counter_ns()
                 if time.perf_counter_ns() - crashed_ns >= away_for * 1e9:
                     pending = client.xpending(stream, "workers")["pending"]
-                    events.append((time.perf_counter_ns(), f"{pending} pending in the PEL"))
+                    what = _("{count} pending in the PEL").format(count=pending)
+                    events.append((time.perf_counter_ns(), what))
                     second = StreamReader(url, stream, "workers", "consumer-2")
         if second is None:
             second = StreamReader(url, stream, "workers", "consumer-2")
@@ -914,9 +940,8 @@ def stream_consumer_away(
         client.delete(stream)
         client.close()
     settings = {"count": count, "rate": rate, "away_at": away_at, "away_for": away_for}
-    return _stream_result(
-        f"Consumer away for {away_for} s", published, [first, second], start, events, settings
-    )
+    name = _("Consumer away for {seconds} s").format(seconds=away_for)
+    return _stream_result(name, published, [first, second], start, events, settings)
 
 
 def _distinct(readers: list[StreamReader]) -> int:
@@ -939,7 +964,7 @@ def stream_slow_consumer(
     A consumer pulls at its own pace (XREADGROUP COUNT n): the backlog waits in the
     stream, not in the server's output buffer, so nothing is cut off.
     """
-    url = _private_url(server, allow_shared, "The slow-consumer experiment")
+    url = _private_url(server, allow_shared, _("The slow-consumer experiment"))
     stream = unique_name("stream-slow")
     client = _publisher(url)
     client.xgroup_create(stream, "slow", id="$", mkstream=True)
@@ -949,14 +974,16 @@ def stream_slow_consumer(
         try:
             published = [_xadd(client, stream, seq, payload) for seq in paced(count, rate)]
             backlog = len(published) - len(reader.arrivals)
-            events = [(time.perf_counter_ns(), f"last XADD, {backlog} not yet read")]
+            now = time.perf_counter_ns()
+            what = _("last XADD, {count} not yet read").format(count=backlog)
+            events = [(now, what)]
             reader.wait_for(count, timeout=count * delay * 3 + 5, progress=progress)
         finally:
             reader.stop()
             client.delete(stream)
             client.close()
     settings = {"payload": payload, "rate": rate, "delay": delay, "limit": in_force}
-    return _stream_result("Slow consumer", published, [reader], start, events, settings)
+    return _stream_result(_("Slow consumer"), published, [reader], start, events, settings)
 
 
 @_steady
@@ -974,7 +1001,7 @@ def stream_restart(
     consumer reconnects and XAUTOCLAIMs what it had read but not acknowledged.
     """
     if not isinstance(server, EmbeddedRedis):
-        raise TypeError("stream_restart needs the private server: pass redis_server.embedded()")
+        raise TypeError(_("stream_restart needs the private server: pass redis_server.embedded()"))
     stream = unique_name("stream-restart")
     client = _publisher(server.url)
     client.xgroup_create(stream, "workers", id="$", mkstream=True)
@@ -997,7 +1024,8 @@ def stream_restart(
             client.delete(stream)
         client.close()
     settings = {"count": count, "rate": rate, "restart_at": restart_at, "down_for": down_for}
-    return _stream_result("Redis restarted", producer.published, [reader], start, events, settings)
+    name = _("Redis restarted")
+    return _stream_result(name, producer.published, [reader], start, events, settings)
 
 
 class _RetryingProducer:
@@ -1041,7 +1069,8 @@ def stream_trimmed(
     client.xgroup_create(stream, "late", id="$", mkstream=True)
     start = time.perf_counter_ns()
     published = [_xadd(client, stream, seq, 0, maxlen=maxlen) for seq in paced(count, rate)]
-    events = [(time.perf_counter_ns(), f"consumer starts, XLEN {client.xlen(stream)}")]
+    what = _("consumer starts, XLEN {length}").format(length=client.xlen(stream))
+    events = [(time.perf_counter_ns(), what)]
     reader = StreamReader(url, stream, "late", "consumer-1")
     try:
         reader.wait_for(maxlen, timeout=5)

@@ -18,12 +18,13 @@ from IPython.display import display
 from matplotlib.figure import Figure
 
 from helpers.experiments import LatencyResult, LossResult
+from helpers.language import N_, _
 
 if InteractiveShell.initialized():
     # These figures belong to no pyplot backend: tell IPython to show any Figure as a PNG.
     select_figure_formats(InteractiveShell.instance(), {"png"}, bbox_inches="tight")
 
-SAME_PROCESS = "publisher and subscriber are threads of this kernel"
+SAME_PROCESS = N_("publisher and subscriber are threads of this kernel")
 COLORS = {"sent": "#9e9e9e", "zero": "#ef6c00", "failed": "#c62828", "got": "#1565c0"}
 
 
@@ -56,18 +57,26 @@ def latency(result: LatencyResult, note: str = SAME_PROCESS) -> Figure:
     fig = Figure(figsize=(11, 3.6), layout="constrained")
     hist, cdf = fig.subplots(1, 2)
     hist.hist(values, bins=_log_bins(values), color=COLORS["got"])
-    hist.set(xscale="log", xlabel="latency (µs, log scale)", ylabel="messages")
-    hist.set_title("how many messages took how long", fontsize=10)
+    hist.set(xscale="log", xlabel=_("latency (µs, log scale)"), ylabel=_("messages"))
+    hist.set_title(_("how many messages took how long"), fontsize=10)
     ordered = np.sort(values)
     cdf.plot(ordered, np.arange(1, len(ordered) + 1) / len(ordered), color=COLORS["got"])
-    cdf.set(xscale="log", xlabel="latency (µs, log scale)", ylabel="fraction of messages ≤ x")
-    cdf.set_title("cumulative: read off any percentile", fontsize=10)
+    cdf.set(xscale="log", xlabel=_("latency (µs, log scale)"), ylabel=_("fraction of messages ≤ x"))
+    cdf.set_title(_("cumulative: read off any percentile"), fontsize=10)
     cdf.grid(alpha=0.3)
     for ax in (hist, cdf):
         _mark_percentiles(ax, result)
     fig.suptitle(
-        f"{result.label}: p50 {result.p50_us:.0f} µs, p99 {result.p99_us:.0f} µs "
-        f"({result.received} of {result.sent} messages; {note})",
+        _(
+            "{label}: p50 {p50:.0f} µs, p99 {p99:.0f} µs ({received} of {sent} messages; {note})"
+        ).format(
+            label=result.label,
+            p50=result.p50_us,
+            p99=result.p99_us,
+            received=result.received,
+            sent=result.sent,
+            note=_(note),
+        ),
         fontsize=11,
     )
     return fig
@@ -86,56 +95,62 @@ def compare(results: Sequence[LatencyResult], title: str | None = None) -> Figur
         )
     ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
     ax.axhline(0.99, color="grey", linewidth=0.8, linestyle=":")
-    ax.set(xscale="log", xlabel="latency (µs, log scale)", ylabel="fraction of messages ≤ x")
+    ax.set(xscale="log", xlabel=_("latency (µs, log scale)"), ylabel=_("fraction of messages ≤ x"))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fastest = min(results, key=lambda r: r.p50_us)
     slowest = max(results, key=lambda r: r.p50_us)
     ratio = slowest.p50_us / fastest.p50_us
-    ax.set_title(
-        title or f"p50 of {slowest.label} is {ratio:.1f}× that of {fastest.label}", fontsize=10
+    headline = _("p50 of {slow} is {ratio:.1f}× that of {fast}").format(
+        slow=slowest.label, ratio=ratio, fast=fastest.label
     )
+    ax.set_title(title or headline, fontsize=10)
     return fig
 
 
 def sweep(results: Sequence[LatencyResult], by: str = "rate") -> Figure:
     """p50 and p99 against the achieved publish rate (by="rate") or message size ("payload")."""
     if by not in ("rate", "payload"):
-        raise ValueError(f'by must be "rate" or "payload", not {by!r}')
+        raise ValueError(_('by must be "rate" or "payload", not {by!r}').format(by=by))
     xs = [r.achieved_rate if by == "rate" else r.payload for r in results]
     fig = Figure(figsize=(8, 4), layout="constrained")
     ax = fig.subplots()
     p50 = [r.p50_us for r in results]
     p99 = [r.p99_us for r in results]
-    ax.plot(xs, p50, "o-", label="p50 (median)", color=COLORS["got"])
+    ax.plot(xs, p50, "o-", label=_("p50 (median)"), color=COLORS["got"])
     ax.plot(xs, p99, "s--", label="p99", color=COLORS["zero"])
-    xlabel = "achieved publish rate (msg/s)" if by == "rate" else "message size (bytes)"
-    ax.set(xscale="log", yscale="log", xlabel=f"{xlabel}, log scale", ylabel="latency (µs, log)")
+    if by == "rate":
+        xlabel, what = _("achieved publish rate (msg/s), log scale"), _("publish rate")
+    else:
+        xlabel, what = _("message size (bytes), log scale"), _("message size")
+    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel=_("latency (µs, log)"))
     ax.grid(alpha=0.3, which="both")
     ax.legend()
-    what = "publish rate" if by == "rate" else "message size"
-    ax.set_title(
-        f"Pub/sub latency vs {what}: p50 {min(p50):.0f}-{max(p50):.0f} µs, "
-        f"p99 {min(p99):.0f}-{max(p99):.0f} µs",
-        fontsize=10,
-    )
+    title = _(
+        "Pub/sub latency vs {what}: p50 {p50_low:.0f}-{p50_high:.0f} µs, "
+        "p99 {p99_low:.0f}-{p99_high:.0f} µs"
+    ).format(what=what, p50_low=min(p50), p50_high=max(p50), p99_low=min(p99), p99_high=max(p99))
+    ax.set_title(title, fontsize=10)
     return fig
 
 
 def _headline(result: LossResult) -> str:
     c = result.counts()
-    text = f"{result.name} ({result.transport}): {c['lost']} of {c['published']} lost"
+    text = _("{name} ({transport}): {lost} of {published} lost").format(
+        name=result.name, transport=result.transport, lost=c["lost"], published=c["published"]
+    )
     if c["lost"] and result.transport == "pub/sub":
         parts = []
         if c["returned 0"]:
-            parts.append(f"{c['returned 0']} PUBLISH returned 0")
+            parts.append(_("{count} PUBLISH returned 0").format(count=c["returned 0"]))
         if c["failed (error)"]:
-            parts.append(f"{c['failed (error)']} PUBLISH failed")
+            parts.append(_("{count} PUBLISH failed").format(count=c["failed (error)"]))
         if c["lost though counted as delivered"]:
-            parts.append(f"{c['lost though counted as delivered']} counted as delivered")
+            count = c["lost though counted as delivered"]
+            parts.append(_("{count} counted as delivered").format(count=count))
         text += " (" + ", ".join(parts) + ")"
     if c["duplicates"]:
-        text += f", {c['duplicates']} delivered twice"
+        text += _(", {count} delivered twice").format(count=c["duplicates"])
     return text
 
 
@@ -168,9 +183,9 @@ def timeline(result: LossResult, ax=None) -> Figure | None:
         "failed": [p for p in result.published if p.receivers is None],
     }
     labels = {
-        "sent": "sent" if result.transport == "stream" else "sent, PUBLISH ≥ 1",
-        "zero": "sent, PUBLISH returned 0",
-        "failed": "send failed (error)",
+        "sent": _("sent") if result.transport == "stream" else _("sent, PUBLISH ≥ 1"),
+        "zero": _("sent, PUBLISH returned 0"),
+        "failed": _("send failed (error)"),
     }
     for key, items in groups.items():
         if items:
@@ -188,7 +203,7 @@ def timeline(result: LossResult, ax=None) -> Figure | None:
         [a.seq for a in result.arrivals],
         s=2,
         color=COLORS["got"],
-        label=f"received ({len(result.arrivals)})",
+        label=_("received ({count})").format(count=len(result.arrivals)),
     )
     for index, (first, last) in enumerate(result.gaps):
         ax.axhspan(
@@ -196,10 +211,10 @@ def timeline(result: LossResult, ax=None) -> Figure | None:
             last + 0.5,
             color="red",
             alpha=0.15,
-            label=f"lost ({len(result.lost)})" if index == 0 else None,
+            label=_("lost ({count})").format(count=len(result.lost)) if index == 0 else None,
         )
     _mark_events(ax, [(result.seconds(when), text) for when, text in result.events])
-    ax.set(xlabel="time since start (s)", ylabel="sequence number")
+    ax.set(xlabel=_("time since start (s)"), ylabel=_("sequence number"))
     ax.legend(fontsize=8, loc="lower right", markerscale=2)
     ax.set_title(_headline(result), fontsize=10)
     return fig
@@ -247,7 +262,9 @@ class ProgressBar:
         if self.handle is None or (now - self.last < 0.1 and fraction < 1):
             return
         self.last = now
-        done = f"done in {now - self.started:.1f} s" if fraction >= 1 else ""
+        done = (
+            _("done in {seconds:.1f} s").format(seconds=now - self.started) if fraction >= 1 else ""
+        )
         self.handle.update(self._bundle(fraction, done), raw=True)
 
 
@@ -263,24 +280,23 @@ def bus_cost(costs: dict[int, dict[str, float]]) -> Figure:
     styles = {"PUBLISH": ("o-", COLORS["failed"]), "SPUBLISH": ("s--", COLORS["got"])}
     for command, (style, color) in styles.items():
         values = [costs[n][command] for n in nodes]
-        label = "classic PUBLISH" if command == "PUBLISH" else "sharded SPUBLISH"
+        label = _("classic PUBLISH") if command == "PUBLISH" else _("sharded SPUBLISH")
         ax.plot(nodes, values, style, color=color, label=label)
         above = command == "PUBLISH"
         for n, value in zip(nodes, values, strict=True):
             ax.annotate(f"{value:g}", (n, value), textcoords="offset points",
                         xytext=(-8, 6) if above else (8, -12), ha="center", fontsize=8,
                         color=color)  # fmt: skip
-    ax.set(xlabel="nodes in the cluster", ylabel="bus messages per published message")
+    ax.set(xlabel=_("nodes in the cluster"), ylabel=_("bus messages per published message"))
     ax.set_xticks(nodes)
     ax.set_ylim(-1, max(max(c.values()) for c in costs.values()) * 1.15 + 1)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     largest = nodes[-1]
-    ax.set_title(
-        f"One PUBLISH costs {costs[largest]['PUBLISH']:g} bus messages on {largest} nodes, "
-        f"one SPUBLISH {costs[largest]['SPUBLISH']:g}",
-        fontsize=10,
-    )
+    title = _(
+        "One PUBLISH costs {publish:g} bus messages on {nodes} nodes, one SPUBLISH {spublish:g}"
+    ).format(publish=costs[largest]["PUBLISH"], nodes=largest, spublish=costs[largest]["SPUBLISH"])
+    ax.set_title(title, fontsize=10)
     return fig
 
 
@@ -299,17 +315,26 @@ def failover(result: LossResult) -> Figure:
         result.seconds(result.settings["took_over_ns"]),
         color=COLORS["zero"],
         alpha=0.12,
-        label=f"no master for the slot ({down:.1f} s)",
+        label=_("no master for the slot ({seconds:.1f} s)").format(seconds=down),
     )
     for artist in ax.collections:  # the sharded command is SPUBLISH
         artist.set_label(artist.get_label().replace(" PUBLISH", " SPUBLISH"))
     ax.legend(fontsize=8, loc="lower right", markerscale=2)
     c = result.counts()
     first, last = result.gaps[0] if len(result.gaps) == 1 else (None, None)
-    lost = f"seq {first}-{last}, one range" if first is not None else f"{len(result.gaps)} ranges"
-    ax.set_title(
-        f"Master killed: {c['lost']} of {c['published']} messages lost ({lost}); "
-        f"{c['failed (error)']} SPUBLISH failed, {c['returned 0']} reached no subscriber",
-        fontsize=10,
+    if first is not None:
+        where = _("seq {first}-{last}, one range").format(first=first, last=last)
+    else:
+        where = _("{count} ranges").format(count=len(result.gaps))
+    title = _(
+        "Master killed: {lost} of {published} messages lost ({where}); "
+        "{failed} SPUBLISH failed, {zero} reached no subscriber"
+    ).format(
+        lost=c["lost"],
+        published=c["published"],
+        where=where,
+        failed=c["failed (error)"],
+        zero=c["returned 0"],
     )
+    ax.set_title(title, fontsize=10)
     return fig

@@ -47,6 +47,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from helpers import background, pubsub, redis_server
+from helpers.language import _
 from helpers.redis_server import RedisUnavailable, masked
 
 PUBLISHER_PORT = 8000
@@ -79,8 +80,10 @@ def check_port(port: Any) -> int:
         port = port if number is None else number
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ValueError(
-            f"{port!r} is not a port number: give a whole number from 1 to 65535, "
-            "or 0 for any free port"
+            _(
+                "{port!r} is not a port number: give a whole number from 1 to 65535, "
+                "or 0 for any free port"
+            ).format(port=port)
         )
     return port
 
@@ -138,15 +141,19 @@ def _connect(url: str, who: str, **options: Any) -> redis.Redis:
         )
     except ValueError as error:
         raise RedisUnavailable(
-            f"{who}: {masked(url)!r} is not a Redis URL ({error}). Use redis://HOST:PORT/DB."
+            _("{who}: {url!r} is not a Redis URL ({error}). Use redis://HOST:PORT/DB.").format(
+                who=who, url=masked(url), error=error
+            )
         ) from None
     try:
         client.ping()
     except redis.RedisError as error:
         client.close()
         raise RedisUnavailable(
-            f"{who}: no Redis answers at {_where(url)} ({error}). Start Redis (for example "
-            "`docker compose up -d redis`) or point --redis-url / REDIS_URL at a running one."
+            _(
+                "{who}: no Redis answers at {where} ({error}). Start Redis (for example "
+                "`docker compose up -d redis`) or point --redis-url / REDIS_URL at a running one."
+            ).format(who=who, where=_where(url), error=error)
         ) from None
     return client
 

@@ -6,7 +6,7 @@ import nbformat
 import polib
 import pytest
 
-from helpers import language, translation
+from helpers import experiments, language, plots, quiz, translation
 
 
 def _notebook(*texts: str):
@@ -107,3 +107,24 @@ def test_helpers_speak_the_learners_language(tmp_path, monkeypatch):
         assert language._("Expected {expected}") == "Expected {expected}"
     finally:
         language._catalog.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("lang", "feedback", "xlabel"),
+    [
+        ("vi", "Đúng. Nó đếm số kết nối", "độ trễ (µs, thang log)"),
+        ("en", "Right. It counts the connections", "latency (µs, log scale)"),
+    ],
+    ids=["vi", "en"],
+)
+def test_what_helpers_print_and_draw_is_in_the_course_language(
+    lang, feedback, xlabel, capsys, monkeypatch
+):
+    """The real catalog, through the real helpers: quiz feedback and a plot's axis label."""
+    monkeypatch.setenv("COURSE_LANG", lang)
+    language._catalog.cache_clear()
+    quiz.check("publish-returns", "b")
+    assert capsys.readouterr().out.startswith(feedback)
+    result = experiments.LatencyResult("pub/sub", [80_000, 95_000, 900_000], 3, 0.003)
+    fig = plots.latency(result)
+    assert [ax.get_xlabel() for ax in fig.axes] == [xlabel, xlabel]
