@@ -29,6 +29,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
+from helpers.language import _
+
 # Limits of every HTTP service here; each _Server has them as attributes, to change per server.
 IDLE_TIMEOUT = 15.0  # s a connection may wait for its next request; also each read's and write's
 REQUEST_TIMEOUT = 10.0  # s from a request's first byte to its last (line, headers, body) in all
@@ -346,11 +348,17 @@ def bind(
         if not fallback or port == 0:
             raise PortInUse(
                 errno.EADDRINUSE,
-                f"Port {port} on {host} is in use by another program. Stop that program "
-                f"(`lsof -i :{port}` shows it) or choose another port; port 0 picks a free one.",
+                _(
+                    "Port {port} on {host} is in use by another program. Stop that program "
+                    "(`lsof -i :{port}` shows it) or choose another port; port 0 picks a free one."
+                ).format(port=port, host=host),
             ) from None
     server = _Server((host, 0), handler)
-    print(f"Port {port} is in use by another program: {label} is on port {server.server_port}.")
+    print(
+        _("Port {port} is in use by another program: {label} is on port {free}.").format(
+            port=port, label=label, free=server.server_port
+        )
+    )
     return server
 
 
