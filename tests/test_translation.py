@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import nbformat
 import polib
 import pytest
@@ -59,6 +61,24 @@ def test_code_cells_and_ids_are_copied_byte_for_byte():
         for a, b in zip(en.cells, vi.cells, strict=True):
             if a.cell_type != "markdown":
                 assert a == b, f"{vietnamese.name}: cell {a.id} differs from the English"
+
+
+def test_translations_keep_every_placeholder_and_code_span():
+    """A `{name}` lost in translation breaks `.format()` in Vietnamese only; a changed
+    `code span` tells the learner to type something else."""
+    placeholder = re.compile(r"\{[a-z_]*(?:![rs])?(?::[^}]*)?\}")
+    code = re.compile(r"`[^`\n]+`")
+    wrong = []
+    for path in sorted((translation.LOCALE / "vi" / "LC_MESSAGES").glob("*.po")):
+        for entry in polib.pofile(str(path)):
+            if not entry.msgstr or entry.obsolete:
+                continue
+            for pattern in (placeholder, code):
+                if sorted(pattern.findall(entry.msgid)) != sorted(pattern.findall(entry.msgstr)):
+                    wrong.append(f"{path.name} {entry.msgctxt or entry.msgid[:40]!r}")
+    assert not wrong, "translations that differ from the English in {…} or `…`:\n" + "\n".join(
+        sorted(set(wrong))
+    )
 
 
 def test_the_vietnamese_edition_is_complete_and_current():
