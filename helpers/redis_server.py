@@ -219,17 +219,29 @@ def reap_orphans() -> list[int]:
     """Stop embedded servers whose owning process is gone (a killed kernel); return their pids."""
     stopped = []
     for workdir in state_dir().iterdir():
-        owner = _read_pid(workdir / "owner.pid")
-        if owner is not None and _pid_alive(owner):
-            continue
-        if owner is None and time.time() - workdir.stat().st_mtime < 60:
-            continue  # another process is creating it right now
-        server = _read_pid(workdir / "redis.pid")
-        if server is not None and _pid_alive(server) and _is_server(server):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(server, signal.SIGKILL)
-            stopped.append(server)
-        shutil.rmtree(workdir, ignore_errors=True)
+        try:
+            pid = _reap(workdir)
+        except FileNotFoundError:
+            continue  # another kernel of this user removed it meanwhile
+        if pid is not None:
+            stopped.append(pid)
+    return stopped
+
+
+def _reap(workdir: Path) -> int | None:
+    """Stop the server of one working dir if its owner is gone, and remove the dir."""
+    owner = _read_pid(workdir / "owner.pid")
+    if owner is not None and _pid_alive(owner):
+        return None
+    if owner is None and time.time() - workdir.stat().st_mtime < 60:
+        return None  # another process is creating it right now
+    server = _read_pid(workdir / "redis.pid")
+    stopped = None
+    if server is not None and _pid_alive(server) and _is_server(server):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(server, signal.SIGKILL)
+        stopped = server
+    shutil.rmtree(workdir, ignore_errors=True)
     return stopped
 
 

