@@ -36,7 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
-# The oldest Redis the whole course runs on: notebook 05's XAUTOCLAIM came in 6.2,
+# The oldest Redis the whole course runs on: the streams notebook's XAUTOCLAIM came in 6.2,
 # the cluster notebook's sharded pub/sub in 7.0. Ubuntu 22.04's apt still gives 6.0.
 MIN_VERSION = (7, 0)
 
