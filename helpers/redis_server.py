@@ -482,7 +482,10 @@ def embedded() -> EmbeddedRedis:
     """
     shared = server()
     if shared.private:
-        print(f"This experiment runs on the kernel's own server, {shared.name} at {shared.url}.")
+        print(
+            f"This experiment runs on the kernel's own server, {shared.name} at {shared.url}: "
+            "nobody else uses it."
+        )
         return _running_embedded()
     try:
         private = _running_embedded()
