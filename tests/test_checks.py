@@ -15,7 +15,7 @@ import pytest
 from nbclient import NotebookClient
 
 from helpers import assignments, background, checks
-from tests.test_notebooks import probe, problems
+from tests.notebook_runner import probe, problems
 
 NAMES = [path.stem for path in assignments.source_paths()]
 

