@@ -51,7 +51,7 @@ lint: $(TEST_STAMP)
 
 test: lint
 	$(BIN)/python -m helpers.redis_server
-	$(BIN)/pytest
+	$(BIN)/pytest -n 3 --dist worksteal
 
 # Not part of `make test` (tests/test_bench.py runs a tiny version). Installs its peers
 # (redis-benchmark, jayson) where it can, then writes bench/results.md. Under 10 minutes.
