@@ -117,11 +117,16 @@ def reap_orphans() -> list[int]:
     """Stop embedded servers whose owning process is gone (a killed kernel); return their pids."""
     stopped = []
     for workdir in state_dir().iterdir():
+        if workdir.is_symlink() or not workdir.is_dir():
+            continue  # not one of ours: nothing to stop, nothing to remove
         owner = _read_pid(workdir / "owner.pid")
         if owner is not None and _pid_alive(owner):
             continue
-        if owner is None and time.time() - workdir.stat().st_mtime < 60:
-            continue  # another process is creating it right now
+        try:
+            if owner is None and time.time() - workdir.stat().st_mtime < 60:
+                continue  # another process is creating it right now
+        except OSError:
+            continue
         server = _read_pid(workdir / "redis.pid")
         if server is not None and _pid_alive(server) and _is_redis_server(server):
             with contextlib.suppress(ProcessLookupError):

