@@ -243,3 +243,72 @@ def test_an_existing_output_folder_or_a_linked_gradebook_is_refused(tmp_path: Pa
         grading.grade_all(tmp_path / "submitted", linked)
     assert precious.read_text() == "keep me"
     assert not (tmp_path / "elsewhere").exists()
+
+
+# --- the sandbox itself, without a kernel ---------------------------------------------------------
+
+PROBE = r"""
+import os, socket, subprocess
+found = {}
+try:
+    subprocess.run(["true"]); found["process"] = "started"
+except OSError as error:
+    found["process"] = error.errno
+try:
+    bytearray(3 * 2**30); found["memory"] = "allocated"
+except MemoryError:
+    found["memory"] = "refused"
+try:
+    with open(os.path.expanduser("~/big"), "wb") as handle:
+        handle.write(b"x" * (100 * 2**20))
+    found["file"] = "written"
+except OSError as error:
+    found["file"] = error.errno
+try:
+    socket.create_connection(("127.0.0.1", PORT), timeout=2); found["host"] = "reached"
+except OSError:
+    found["host"] = "unreachable"
+found["sees"] = sorted(p for p in SECRETS if os.path.exists(p))
+try:
+    os.unlink(os.environ["REDIS_URL"].removeprefix("unix://")); found["socket"] = "removed"
+except OSError:
+    found["socket"] = "kept"
+print(found)
+"""
+
+
+def test_the_sandbox_stops_processes_memory_files_network_and_sight(tmp_path: Path) -> None:
+    import ast
+    import subprocess
+    import sys
+
+    listener = Listener()
+    box = sandbox.Box(tmp_path / "box", sandboxed=True)
+    secrets = [str(ROOT / "assignments" / "source"), str(ROOT / ".git"), str(tmp_path)]
+    code = PROBE.replace("PORT", str(listener.port)).replace("SECRETS", repr(secrets))
+    try:
+        with box.filter_fd() as fd:
+            command = box.wrap([sys.executable, "-c", code])
+            done = subprocess.run(command, pass_fds=(fd,), capture_output=True, text=True)
+    finally:
+        listener.close()
+        box.close()
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    assert found["process"] == 1  # EPERM: the seccomp filter
+    assert found["memory"] == "refused"
+    assert found["file"] == 27  # EFBIG: the file size limit
+    assert found["host"] == "unreachable"
+    assert found["socket"] == "kept"
+    assert found["sees"] == [str(tmp_path)], "only the box's own folders are visible"
+    assert listener.heard == []
+
+
+def test_orphan_reaping_skips_what_is_not_ours(tmp_path: Path, monkeypatch) -> None:
+    from helpers import redis_server
+
+    monkeypatch.setattr(redis_server, "state_dir", lambda: tmp_path)
+    (tmp_path / "planted").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "a-file").write_text("not a server folder")
+    assert redis_server.reap_orphans() == []
+    assert (tmp_path / "planted").is_symlink() and (tmp_path / "a-file").exists()

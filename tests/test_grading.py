@@ -356,3 +356,42 @@ def test_the_notebook_time_limit_stops_the_run_and_says_so(box) -> None:
     scores = grading.score(source(), nb, runs)
     assert sum(s.points for s in scores) == 0
     assert "notebook time limit (4 s)" in scores[-1].message
+
+
+# --- the run around the submissions ------------------------------------------------------------
+
+
+def _submit(folder: Path, **notebooks) -> Path:
+    for student, nb in notebooks.items():
+        (folder / student).mkdir(parents=True)
+        nbformat.write(nb, folder / student / f"{CHAT}.ipynb")
+    return folder
+
+
+def test_a_worker_that_overruns_is_stopped_with_all_it_started(tmp_path, monkeypatch) -> None:
+    """The parent's own timeout: the worker is killed, its kernel and Redis reaped, and a new
+    worker takes the next submission; each stopped submission is a row that says why."""
+    reaped: list[Path] = []
+    real = sandbox.reap
+    monkeypatch.setattr(sandbox, "reap", lambda folder: reaped.append(folder) or real(folder))
+    monkeypatch.setattr(grading, "PARENT_MARGIN", 0)
+    folder = _submit(tmp_path / "in", ann=solved(), bob=solved())
+    reports = grading.grade_all(folder, tmp_path / "out", jobs=1, limits=grading.Limits(30, 2))
+    assert sorted(r.student for r in reports) == ["ann", "bob"]
+    for report in reports:
+        assert "still running after 2 s" in report.failed, report.failed
+        assert report.points == 0 and report.total == 8
+    assert len(reaped) >= 3  # each stopped worker's box, then the run's folder
+    assert all(sandbox.processes_under(path) == [] for path in reaped)
+    rows = (tmp_path / "out" / "gradebook.csv").read_text().splitlines()
+    assert len(rows) == 1 + 2 * 5
+
+
+def test_without_bwrap_the_grader_says_so_or_refuses(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(sandbox, "problem", lambda: "bwrap is not installed (in this test)")
+    folder = _submit(tmp_path / "in", full=solved(), blank=release())
+    with pytest.raises(SystemExit, match="--require-sandbox: .*UNSANDBOXED"):
+        grading.grade_all(folder, tmp_path / "refused", require_sandbox=True)
+    reports = grading.grade_all(folder, tmp_path / "out", limits=grading.Limits(CELL_TIMEOUT, 120))
+    assert "run UNSANDBOXED: bwrap is not installed" in capsys.readouterr().err
+    assert {r.student: r.points for r in reports} == {"full": 8, "blank": 0}
