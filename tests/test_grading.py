@@ -387,11 +387,34 @@ def test_a_worker_that_overruns_is_stopped_with_all_it_started(tmp_path, monkeyp
     assert len(rows) == 1 + 2 * 5
 
 
-def test_without_bwrap_the_grader_says_so_or_refuses(tmp_path, monkeypatch, capsys) -> None:
+def test_without_bwrap_the_grader_says_so_and_no_notebook_breaks_the_run(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    """Unsandboxed, a kernel can reach the grader's worker: killing it, stopping it, or
+    killing its own kernel after shutting Redis down costs that submission only."""
     monkeypatch.setattr(sandbox, "problem", lambda: "bwrap is not installed (in this test)")
-    folder = _submit(tmp_path / "in", full=solved(), blank=release())
+    monkeypatch.setattr(grading, "PARENT_MARGIN", 3)
+    breakers = {
+        "kills-worker": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
+        "stops-worker": "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)",
+        "stops-redis": "try:\n    r.shutdown(nosave=True)\nexcept Exception:\n    pass\n"
+        "import os\nos._exit(1)",
+    }
+    folder = _submit(
+        tmp_path / "in",
+        full=solved(),
+        blank=release(),
+        **{name: scratch(solved(), "setup", code) for name, code in breakers.items()},
+    )
     with pytest.raises(SystemExit, match="--require-sandbox: .*UNSANDBOXED"):
         grading.grade_all(folder, tmp_path / "refused", require_sandbox=True)
-    reports = grading.grade_all(folder, tmp_path / "out", limits=grading.Limits(CELL_TIMEOUT, 120))
+    limits = grading.Limits(CELL_TIMEOUT, 30)
+    reports = grading.grade_all(folder, tmp_path / "out", jobs=2, limits=limits)
     assert "run UNSANDBOXED: bwrap is not installed" in capsys.readouterr().err
-    assert {r.student: r.points for r in reports} == {"full": 8, "blank": 0}
+    got = {r.student: (r.points, r.failed) for r in reports}
+    assert got["full"] == (8, "") and got["blank"] == (0, ""), got
+    assert "worker for it stopped" in got["kills-worker"][1], got
+    assert "still running after 33 s" in got["stops-worker"][1], got
+    assert got["stops-redis"][0] == 8, got  # its scratch cell is skipped on the replay
+    rows = (tmp_path / "out" / "gradebook.csv").read_text().splitlines()
+    assert len(rows) == 1 + 5 * 5
