@@ -220,7 +220,9 @@ def test_learner_text_in_feedback_cannot_close_a_fence_or_inject_html(run: dict)
 
 
 def test_the_suite_reports_its_time(run: dict) -> None:
+    slowest = sorted(run["reports"], key=lambda r: -r.seconds)[:5]
     print(f"graded {len(run['submissions'])} submissions in {run['seconds']:.0f} s, two at a time")
+    print("slowest: " + ", ".join(f"{r.student} {r.seconds:.0f} s" for r in slowest))
 
 
 # --- the output folder --------------------------------------------------------------------------
