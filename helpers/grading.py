@@ -30,6 +30,7 @@ import multiprocessing
 import os
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -64,7 +65,9 @@ PROBE_TIMEOUT = 5
 KERNEL_STARTS = 4
 OUTPUT_LIMIT = 100_000  # characters of output kept per cell; the rest is dropped
 BRIDGE_LIMIT = 8 * 2**20  # characters a judge's request may print (a long list of numbers)
-MAX_MESSAGE = 16 * 2**20  # bytes of one message from a kernel; a larger one is dropped
+MAX_MESSAGE = 16 * 2**20  # bytes of one message from a kernel; a larger one loses the kernel
+SEND_TIMEOUT = 5000  # milliseconds a request to a kernel may wait to be sent
+IOPUB_TIMEOUT = 10  # seconds between a cell's reply and its last output, at most
 MAX_NOTEBOOK = 20 * 2**20  # bytes of a submitted file
 PARENT_MARGIN = 120  # seconds a worker gets beyond the notebook limit before it is stopped
 KERNEL_ARGV = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
@@ -345,6 +348,7 @@ class _Client(NotebookClient):
         content = msg.get("content", {})
         if msg["msg_type"] == "error":
             msg = copy.deepcopy(msg)
+            msg["content"]["ename"] = str(content.get("ename", ""))[:100]
             msg["content"]["evalue"] = str(content.get("evalue", ""))[:MESSAGE_LIMIT]
             msg["content"]["traceback"] = []
         else:
@@ -370,7 +374,6 @@ class _KernelManager(AsyncKernelManager):
             **kwargs,
         )
         self.box = box
-        self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
         self._spec = KernelSpec(
             argv=KERNEL_ARGV, language="python", display_name="Python 3", interrupt_mode="message"
         )
@@ -381,6 +384,19 @@ class _KernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         return self.box.wrap(super().format_kernel_cmd(extra_arguments))
+
+    def client(self, **kwargs: Any) -> Any:
+        """The grader's client: a kernel message larger than MAX_MESSAGE is never read.
+
+        ZeroMQ then drops that connection for good, so the kernel is lost: its reply never
+        comes (the cell times out), a send to it fails after SEND_TIMEOUT instead of
+        waiting forever, and the notebook is replayed without the cell, in a new kernel.
+        """
+        made = super().client(**kwargs)
+        made.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
+        made.context.setsockopt(zmq.SNDTIMEO, SEND_TIMEOUT)
+        made.context.setsockopt(zmq.LINGER, 0)
+        return made
 
 
 def _summarise(cell: Any) -> CellRun:
@@ -453,6 +469,8 @@ class _Execution:
                 timeout=self.limits.cell,
                 allow_errors=True,
                 interrupt_on_timeout=False,
+                raise_on_iopub_timeout=True,
+                iopub_timeout=IOPUB_TIMEOUT,
                 shutdown_kernel="immediate",
                 startup_timeout=60,
                 resources={"metadata": {"path": str(self.box.home)}},
@@ -510,7 +528,7 @@ class _Execution:
                     "so it was skipped and the notebook re-run without it"
                 )
                 return index, CellRun("hung", why)
-            except DeadKernelError:
+            except (DeadKernelError, zmq.ZMQError):
                 why = "it stopped the Python kernel, so it was skipped and the notebook re-run"
                 return index, CellRun("died", why + " without it")
             runs[index] = _summarise(cell)
@@ -572,7 +590,7 @@ def _ask(client: _Client, code: str, timeout: float) -> str:
             "the check's call into your code never returned and the kernel ignored the "
             "interrupt, so the question was skipped and the notebook re-run without it",
         ) from None
-    except DeadKernelError:
+    except (DeadKernelError, zmq.ZMQError):
         raise remote.KernelLost(
             "died",
             "your code stopped the Python kernel during the check, so the notebook "
@@ -585,7 +603,7 @@ def _recovers(client: NotebookClient) -> bool:
     try:
         run_sync(client.km.interrupt_kernel)()
         _silent(client, "pass", PROBE_TIMEOUT)
-    except (CellTimeoutError, DeadKernelError, RuntimeError):
+    except (CellTimeoutError, DeadKernelError, RuntimeError, zmq.ZMQError):
         return False
     return True
 
@@ -707,8 +725,9 @@ def _work(connection: Any) -> None:
     """A worker process: grade the jobs the parent sends until it sends None."""
     for name in HUB:  # kernels get no channel namespace; the judge must compute the same names
         os.environ.pop(name, None)
-    while (job := connection.recv()) is not None:
-        connection.send(grade_one(job))
+    with contextlib.suppress(EOFError, KeyboardInterrupt):  # the parent is gone, or says stop
+        while (job := connection.recv()) is not None:
+            connection.send(grade_one(job))
 
 
 @dataclass
@@ -916,6 +935,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.submissions.is_dir():
         parser.error(f"{args.submissions} is not a folder of submissions")
+    # Stopped with kill: clean up as for Ctrl-C (kernels and servers of the run reaped).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(f"{parser.prog}: stopped"))
     started = time.monotonic()
     limits = Limits(args.cell_timeout, args.notebook_timeout)
     reports = grade_all(

@@ -79,7 +79,7 @@ def problem() -> str | None:
         return f"no process filter is known for this CPU ({platform.machine()})"
     box = Box(Path(tempfile.mkdtemp(prefix="probe-", dir=short_tmp())), sandboxed=True)
     try:
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        env = box.env({})  # what a kernel gets, PYTHONPATH included
         with box.filter_fd() as fd:
             command = box.wrap([sys.executable, "-c", "import helpers.checks"])
             result = subprocess.run(
