@@ -214,11 +214,12 @@ class Box:
                 args += ["--ro-bind", folder, folder]
         for path in SYSTEM_FILES:
             args += ["--ro-bind-try", path, path]
-        for path in self._python_paths():
-            args += ["--ro-bind", path, path]
-        args += ["--proc", "/proc", "--dev", "/dev"]
+        # The scratch file systems first: a bind below /tmp (a pack, a box) goes on top.
         args += ["--size", str(SCRATCH), "--tmpfs", "/tmp"]
         args += ["--size", str(SCRATCH), "--tmpfs", HOME]
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        for path in self._python_paths():
+            args += ["--ro-bind", path, path]
         args += ["--bind", str(self.run), str(self.run)]
         args += ["--ro-bind", str(self.sockets), str(self.sockets)]
         args += ["--chdir", HOME, "--clearenv"]
