@@ -230,6 +230,8 @@ def reap_orphans() -> list[int]:
 
 def _reap(workdir: Path) -> int | None:
     """Stop the server of one working dir if its owner is gone, and remove the dir."""
+    if workdir.is_symlink() or not workdir.is_dir():
+        return None  # not one of ours: nothing to stop, nothing to remove
     owner = _read_pid(workdir / "owner.pid")
     if owner is not None and _pid_alive(owner):
         return None

@@ -112,7 +112,7 @@ def test_wrong_behaviour_is_described_with_expected_and_got(kernel_redis) -> Non
     namespace["ChatClient"] = Deaf
     result = checks.run_check("a1_chat_room", "q2", namespace)
     assert not result.passed
-    assert result.expected.startswith("bob.history() == [(")
+    assert result.expected.startswith("bob.history() == [[")
     assert result.got == "it returned []"
     assert "_heard() must append" in result.hint
 

@@ -1,0 +1,246 @@
+"""The checks of assignment 1, a chat room over pub/sub: one definition for check() and the judge.
+
+`answers` is the learner's notebook seen from a check: in the kernel (helpers.checks)
+or from the grader, over the bridge (helpers.remote). Values come back as plain data
+(helpers.judge). Where the lesson is about messages, the check looks at Redis itself:
+it publishes its own messages and listens with its own subscriber, so a ChatClient
+that only pretends (a list shared between objects, numbers typed in) does not pass.
+Rooms and texts are drawn afresh each run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from helpers.checks import Answers, close_all, expect, fresh_name, question
+from helpers.judge import Listener, is_int, is_text, random_text, random_word, same, show
+
+CHAT = "a1_chat_room"
+
+
+def _members(answers: Answers, *names: str) -> list[Any]:
+    chat_client = answers.get("ChatClient", "question 2")
+    return [answers.call(f"ChatClient({name!r})", chat_client, name) for name in names]
+
+
+@question(CHAT, "q1", "channel names and messages", 1)
+def _chat_names(answers: Answers) -> None:
+    channel_for = answers.get("channel_for", "question 1")
+    encode = answers.get("encode", "question 1")
+    decode = answers.get("decode", "question 1")
+    for room in ("lobby", random_word(), f"{random_word()}-*"):
+        got = answers.call(f"channel_for({room!r})", channel_for, room)
+        want = answers.channel(f"chat:{room}")
+        expect(
+            same(got, want),
+            f"channel_for({room!r}) == {want!r}",
+            f"it returned {show(got)}",
+            "Put every room under the `chat:` prefix, passed through channel(...), so "
+            "learners sharing one Redis do not hear each other.",
+        )
+    pairs = [("ann", "hello"), ("bo:b", 'a "quoted" line: ünïcode, commas, {}')]
+    pairs += [(random_word(), random_text()), (random_text(4), random_text(20))]
+    for sender, text in pairs:
+        data = answers.call(f"encode({sender!r}, {text!r})", encode, sender, text)
+        expect(
+            type(data) in (str, bytes),
+            "encode() to return a string, which is what PUBLISH sends",
+            f"it returned {show(data)}",
+            "json.dumps({...}) gives a string that keeps any text intact.",
+        )
+        back = answers.call("decode(encode(...))", decode, data)
+        expect(
+            same(back, [sender, text]),
+            f"decode(encode({sender!r}, {text!r})) == {(sender, text)!r}",
+            f"it returned {show(back)}",
+            "A sender or text can contain any character, even ':', quotes or spaces at the "
+            "ends: a format like JSON survives that, splitting on ':' does not.",
+        )
+
+
+def _published(answers: Answers, room: str, sender: str, text: str) -> tuple[str, Any]:
+    """(channel, data): the learner's channel for `room`, and `text` as their encode() makes it."""
+    channel = answers.call(f"channel_for({room!r})", answers.get("channel_for", "question 1"), room)
+    data = answers.call(
+        f"encode({sender!r}, ...)", answers.get("encode", "question 1"), sender, text
+    )
+    expect(
+        is_text(channel) and type(data) in (str, bytes),
+        "channel_for() and encode() to return strings",
+        f"they returned {show(channel)} and {show(data)}",
+        "Question 1 first: the chat needs a channel name and a message string.",
+    )
+    return channel, data
+
+
+@question(CHAT, "q2", "join, say and history", 3)
+def _chat_room(answers: Answers) -> None:
+    room, text = fresh_name("room"), random_text()
+    made, spy = [], None
+    try:
+        ann, bob, cy = made[:] = _members(answers, "ann", "bob", "cy")
+        answers.call(f"ann.join({room!r})", ann.join, room)
+        answers.call(f"bob.join({room!r})", bob.join, room)
+        count = answers.call(f"ann.say({room!r}, 'hello bob')", ann.say, room, "hello bob")
+        expect(
+            same(count, 2),
+            "ann.say(...) to return 2: Redis queued the message for ann and bob",
+            f"it returned {show(count)}",
+            "Return what r.publish(...) returns. It counts the subscribers Redis queued "
+            "the message for, and ann is subscribed to her own room too.",
+        )
+        heard = answers.call("bob.history()", bob.history)
+        want = [[room, "ann", "hello bob"]]
+        expect(
+            same(heard, want),
+            f"bob.history() == {want!r}",
+            f"it returned {show(heard)}",
+            "_heard() must append (room, sender, text) to self.seen; the room is the "
+            "channel name without the channel_for('') prefix.",
+        )
+        channel, data = _published(answers, room, "zed", text)
+        reached = answers.redis.publish(channel, data)
+        expect(
+            reached == 2,
+            f"a message the check published itself on channel_for({room!r}) to reach ann and bob",
+            f"Redis queued it for {reached} subscriber(s)",
+            "join() must subscribe, on Redis, to channel_for(room).",
+        )
+        answers.call(f"bob.say({room!r}, 'hi ann')", bob.say, room, "hi ann")
+        both = answers.call("ann.history()", ann.history)
+        want = [[room, "ann", "hello bob"], [room, "zed", text], [room, "bob", "hi ann"]]
+        expect(
+            same(both, want),
+            f"ann.history() == {want!r}, oldest first (zed's message was published by the check)",
+            f"it returned {show(both)}",
+            "history() returns everything this member heard from Redis, in arrival order.",
+        )
+        spy = Listener(answers.redis, channel)
+        count = answers.call(f"bob.say({room!r}, ...)", bob.say, room, text)
+        expect(
+            same(count, 3),
+            "bob.say(...) to return 3: ann, bob and the check's own listener",
+            f"it returned {show(count)}",
+            "say() publishes on channel_for(room) and returns what r.publish(...) returns.",
+        )
+        sent = spy.next()
+        back = answers.call("decode(...)", answers.get("decode", "question 1"), sent)
+        expect(
+            same(back, ["bob", text]),
+            f"the check's listener on channel_for({room!r}) to hear ('bob', {text!r})",
+            f"it heard {show(sent)}",
+            "say() must PUBLISH encode(self.name, text) on channel_for(room).",
+        )
+        nothing = answers.call("cy.history()", cy.history)
+        expect(
+            same(nothing, []),
+            "cy, who never joined, to have heard nothing",
+            f"cy.history() returned {show(nothing)}",
+            "Each ChatClient needs its own pubsub; only join() subscribes it.",
+        )
+    finally:
+        close_all(*made, spy)
+
+
+@question(CHAT, "q3", "joining with a pattern", 2)
+def _chat_pattern(answers: Answers) -> None:
+    base = fresh_name("team")
+    red_room, blue_room, green_room = f"{base}-red", f"{base}-blue", f"{base}-green"
+    text = random_text()
+    made = []
+    try:
+        watcher, red, ann = made[:] = _members(answers, "watcher", "red", "ann")
+        answers.call(f"watcher.join({base + '-*'!r})", watcher.join, f"{base}-*")
+        answers.call(f"red.join({red_room!r})", red.join, red_room)
+        count = answers.call(f"red.say({red_room!r}, 'go')", red.say, red_room, "go")
+        expect(
+            same(count, 2),
+            f"red.say({red_room!r}, ...) to reach 2 subscribers: red, and watcher by pattern",
+            f"it returned {show(count)}",
+            "join() must use psubscribe for a room name with * in it, subscribe otherwise.",
+        )
+        channel, data = _published(answers, green_room, "zed", text)
+        reached = answers.redis.publish(channel, data)
+        expect(
+            reached == 1,
+            f"a message the check published on channel_for({green_room!r}) to reach the watcher",
+            f"Redis queued it for {reached} subscriber(s)",
+            "watcher.join('...-*') must psubscribe to channel_for('...-*') on Redis.",
+        )
+        answers.call(f"ann.say({blue_room!r}, 'blue here')", ann.say, blue_room, "blue here")
+        answers.call(f"ann.say({base + 'lobby'!r}, 'x')", ann.say, base + "lobby", "x")
+        heard = answers.call("watcher.history()", watcher.history)
+        want = [[red_room, "red", "go"], [green_room, "zed", text], [blue_room, "ann", "blue here"]]
+        expect(
+            same(heard, want),
+            f"watcher.history() == {want!r}",
+            f"it returned {show(heard)}",
+            "For a pattern subscription the message type is 'pmessage': message['channel'] "
+            "is the room's own channel, message['pattern'] is what was joined.",
+        )
+    finally:
+        close_all(*made)
+
+
+def _entry(value: Any) -> bool:
+    return type(value) is list and len(value) == 3 and all(map(is_text, value))
+
+
+@question(CHAT, "q4", "a late joiner misses messages", 2)
+def _chat_late(answers: Answers) -> None:
+    where = "question 4"
+    alice_heard = answers.get("alice_heard", where)
+    bob_heard = answers.get("bob_heard", where)
+    first = answers.get("first_receivers", where)
+    later = answers.get("later_receivers", where)
+    expect(
+        type(alice_heard) is list and len(alice_heard) >= 2 and all(map(_entry, alice_heard)),
+        "alice_heard: alice's history() with at least the two messages she said",
+        f"alice_heard is {show(alice_heard)}",
+        "alice joins, says something, bob joins, alice says something again; then "
+        "alice_heard = alice.history().",
+    )
+    expect(
+        type(bob_heard) is list
+        and all(map(_entry, bob_heard))
+        and not any(same(entry, alice_heard[0]) for entry in bob_heard),
+        f"bob_heard without alice's first message {alice_heard[0]!r}: bob was not there",
+        f"bob_heard is {show(bob_heard)}",
+        "bob must join after alice's first say() and before her second one.",
+    )
+    expect(
+        any(same(entry, alice_heard[-1]) for entry in bob_heard),
+        f"bob_heard to contain alice's last message {alice_heard[-1]!r}",
+        f"bob_heard is {show(bob_heard)}",
+        "Call bob.history() after alice's second say().",
+    )
+    expect(
+        is_int(first) and is_int(later) and later == first + 1,
+        "later_receivers == first_receivers + 1: bob's subscription is the one more",
+        f"first_receivers={show(first)}, later_receivers={show(later)}",
+        "Keep what each alice.say(...) returned: PUBLISH counts the subscribers present "
+        "at that moment, and nobody keeps the message for anyone who joins later.",
+    )
+    _replay_late_joiner(answers)
+
+
+def _replay_late_joiner(answers: Answers) -> None:
+    """The same story with the check's own room and texts: your numbers came from real code."""
+    room, before, after = fresh_name("room"), random_text(), random_text()
+    made = []
+    try:
+        carol, dave = made[:] = _members(answers, "carol", "dave")
+        answers.call(f"carol.join({room!r})", carol.join, room)
+        first = answers.call("carol.say(...)", carol.say, room, before)
+        answers.call(f"dave.join({room!r})", dave.join, room)
+        later = answers.call("carol.say(...)", carol.say, room, after)
+        heard = answers.call("dave.history()", dave.history)
+        expect(
+            same([first, later, heard], [1, 2, [[room, "carol", after]]]),
+            "the check's own run of your chat: carol says, dave joins, carol says again -> "
+            "say() returns 1 then 2, and dave hears only the second message",
+            f"say() returned {show(first)} then {show(later)}; dave heard {show(heard)}",
+            "Your ChatClient from question 2 must work for question 4's story too.",
+        )
+    finally:
+        close_all(*made)
