@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from helpers.language import N_, translate
+
 MESSAGE_LIMIT = 600  # characters of one message shown in feedback
 HEADER = ["student", "assignment", "question", "points", "total"]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -47,6 +49,7 @@ class Report:
     seconds: float = 0.0
     failed: str = ""  # why the grader could not grade it; empty when it could
     flagged: list[str] = field(default_factory=list)  # what the audit hook blocked
+    language: str = "en"  # the submission's: "vi" for a copy of the Vietnamese edition
 
     @property
     def points(self) -> float:
@@ -201,17 +204,27 @@ def inline(text: str) -> str:
 
 
 def feedback(report: Report, hidden: list[str]) -> str:
-    """The learner's feedback as Markdown: score, each question, what the grader noticed."""
+    """The learner's feedback as Markdown, in the submission's language: score, each
+    question, what the grader noticed."""
+
+    def say(text: str) -> str:
+        return translate(text, report.language)
+
+    assignment = report.assignment or say(N_("unknown assignment"))
     lines = [
-        f"# Feedback: {report.assignment or 'unknown assignment'}, {inline(report.student)}",
+        say(N_("# Feedback: {assignment}, {student}")).format(
+            assignment=assignment, student=inline(report.student)
+        ),
         "",
-        f"**Score: {report.points:g} / {report.total:g}**",
+        say(N_("**Score: {points} / {total}**")).format(
+            points=f"{report.points:g}", total=f"{report.total:g}"
+        ),
         "",
     ]
     if report.scores:
-        lines += ["| question | points | result |", "|---|---|---|"]
+        lines += [say(N_("| question | points | result |")), "|---|---|---|"]
         for item in report.scores:
-            result = "passed" if item.points == item.total else "not passed"
+            result = say(N_("passed")) if item.points == item.total else say(N_("not passed"))
             title = inline(item.title)
             lines.append(
                 f"| {item.question} · {title} | {item.points:g} / {item.total:g} | {result} |"
@@ -222,7 +235,7 @@ def feedback(report: Report, hidden: list[str]) -> str:
             lines += [f"## {item.question} · {inline(item.title)}", ""]
             lines += [*fenced(redact(item.message, hidden)), ""]
     if report.notes:
-        lines += ["## What the grader noticed", ""]
+        lines += [say(N_("## What the grader noticed")), ""]
         lines += fenced("\n".join(f"- {redact(note, hidden)}" for note in report.notes))
         lines.append("")
     return "\n".join(lines)

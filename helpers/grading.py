@@ -686,6 +686,8 @@ def _grade(job: Job, report: Report) -> None:
     nb, problem = read_submission(job.text)
     if problem or job.problem:
         report.notes.append(problem or job.problem)
+    if nb is not None and nb.get("metadata", {}).get("language") == "vi":
+        report.language = "vi"  # a copy of the Vietnamese edition gets its feedback in it
     if job.assignment is None:
         report.notes.append(
             "Which assignment this is could not be told from the file: "

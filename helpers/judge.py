@@ -91,6 +91,13 @@ def random_text(length: int = 12) -> str:
     return f" {middle} "
 
 
+def random_message(length: int = 12) -> str:
+    """A text drawn for this run, with no spaces at its ends: for the questions after the
+    one that tests the edge cases, so a bug there costs that question only (as the visible
+    and hidden tests of nbgrader score it)."""
+    return f"<{random_text(length).strip()}>"
+
+
 def random_word(length: int = 6) -> str:
     return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(length))
 

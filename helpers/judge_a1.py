@@ -13,7 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 from helpers.checks import Answers, close_all, expect, fresh_name, question
-from helpers.judge import Listener, is_int, is_text, random_text, random_word, same, show
+from helpers.judge import (
+    Listener,
+    is_int,
+    is_text,
+    random_message,
+    random_text,
+    random_word,
+    same,
+    show,
+)
 
 CHAT = "a1_chat_room"
 
@@ -75,7 +84,7 @@ def _published(answers: Answers, room: str, sender: str, text: str) -> tuple[str
 
 @question(CHAT, "q2", "join, say and history", 3)
 def _chat_room(answers: Answers) -> None:
-    room, text = fresh_name("room"), random_text()
+    room, text = fresh_name("room"), random_message()
     made, spy = [], None
     try:
         ann, bob, cy = made[:] = _members(answers, "ann", "bob", "cy")
@@ -146,7 +155,7 @@ def _chat_room(answers: Answers) -> None:
 def _chat_pattern(answers: Answers) -> None:
     base = fresh_name("team")
     red_room, blue_room, green_room = f"{base}-red", f"{base}-blue", f"{base}-green"
-    text = random_text()
+    text = random_message()
     made = []
     try:
         watcher, red, ann = made[:] = _members(answers, "watcher", "red", "ann")
@@ -226,7 +235,7 @@ def _chat_late(answers: Answers) -> None:
 
 def _replay_late_joiner(answers: Answers) -> None:
     """The same story with the check's own room and texts: your numbers came from real code."""
-    room, before, after = fresh_name("room"), random_text(), random_text()
+    room, before, after = fresh_name("room"), random_message(), random_message()
     made = []
     try:
         carol, dave = made[:] = _members(answers, "carol", "dave")

@@ -56,9 +56,13 @@ def N_(text: str) -> str:
     return text
 
 
-def _(text: str) -> str:
-    """`text` in the learner's language; English when no translation is there yet."""
-    lang = current()
+def translate(text: str, lang: str) -> str:
+    """`text` in `lang`; English when no translation is there yet."""
     if lang == "en":
         return text
     return _catalog(lang).get(text, text)
+
+
+def _(text: str) -> str:
+    """`text` in the learner's language; English when no translation is there yet."""
+    return translate(text, current())

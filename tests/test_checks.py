@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from helpers import assignments, background, checks
+from helpers import assignments, background, checks, judge_a2
 from tests.notebook_runner import probe, problems
 
 NAMES = [path.stem for path in assignments.source_paths()]
@@ -227,7 +227,7 @@ def test_kv_checks_catch_a_wrong_error_code(kernel_redis) -> None:
     namespace["methods"] = {**namespace["methods"], "get": get_with_generic_error}
     result = checks.run_check("a2_kv_service", "q1", namespace)
     assert not result.passed
-    assert f"an error with code {checks.KEY_NOT_FOUND}" in result.expected
+    assert f"an error with code {judge_a2.KEY_NOT_FOUND}" in result.expected
     assert "-32000" in result.got
 
 
