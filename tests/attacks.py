@@ -1022,7 +1022,11 @@ def measure_one(attack: Attack, pack: Path, timeout: float, extra: list[str]) ->
         "leftover_processes": len(left),
         "host_reached": bool(heard),
         "students": {
-            sub.student: {"honest": sub.honest, "got": scores.get(sub.student)} for sub in subs
+            sub.student: {
+                "honest": sub.honest,
+                "got": scores.get(sub.student, scores.get(_shown(sub.student))),
+            }
+            for sub in subs
         },
         "tail": output.decode(errors="replace")[-600:],
     }
@@ -1032,6 +1036,13 @@ def measure_one(attack: Attack, pack: Path, timeout: float, extra: list[str]) ->
         result["hidden_lines_leaked"] = len(set(leaked_hidden_lines(text, hidden)))
     shutil.rmtree(base, ignore_errors=True)
     return result
+
+
+def _shown(student: str) -> str:
+    """The name as the gradebook writes it (escaped), for graders that escape names."""
+    from helpers import gradebook
+
+    return gradebook.student_name(student)[0]
 
 
 def _totals(text: str | None) -> dict[str, float]:
