@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import asyncio
 import contextlib
 import copy
 import functools
@@ -44,7 +45,7 @@ import nbformat
 import zmq
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
-from jupyter_core.utils import run_sync
+from jupyter_core.utils import ensure_event_loop, run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -362,6 +363,16 @@ class _Client(NotebookClient):
         super().__init__(*args, **kwargs)
         self._kept: dict[int, int] = {}
 
+    def forget_timed_out_cell(self) -> None:
+        """Stop nbclient's IOPub reader of a cell that timed out.
+
+        nbclient leaves it running on its event loop, where it would take (and drop)
+        the outputs of the cells after it, a probe's or a judge's request included.
+        """
+        for task in asyncio.all_tasks(ensure_event_loop()):
+            if task.get_coro().__qualname__.endswith("._async_poll_output_msg"):
+                task.cancel()
+
 
 class _KernelManager(AsyncKernelManager):
     """A kernel in a submission's box: IPC sockets in its folder, the sandbox around it."""
@@ -519,6 +530,7 @@ class _Execution:
             try:
                 client.execute_cell(cell, index)
             except CellTimeoutError:
+                client.forget_timed_out_cell()
                 if _recovers(client):
                     why = f"it did not finish within {limit} s and was interrupted"
                     runs[index] = CellRun("timeout", why)
@@ -581,6 +593,7 @@ def _ask(client: _Client, code: str, timeout: float) -> str:
     try:
         return _silent(client, code, timeout)
     except CellTimeoutError:
+        client.forget_timed_out_cell()
         if _recovers(client):
             raise TimeoutError(
                 f"your code did not answer the check within {timeout:.0f} s"
@@ -604,6 +617,7 @@ def _recovers(client: NotebookClient) -> bool:
         run_sync(client.km.interrupt_kernel)()
         _silent(client, "pass", PROBE_TIMEOUT)
     except (CellTimeoutError, DeadKernelError, RuntimeError, zmq.ZMQError):
+        client.forget_timed_out_cell()
         return False
     return True
 

@@ -76,6 +76,7 @@ class Attack:
     what: str
     build: Callable[[Context], list[Submission]]
     jobs: int = 1  # needs submissions graded at the same time
+    group: str = ""  # attacks of one group can share a notebook (scratch cells after set-up)
 
 
 # --- notebooks ---------------------------------------------------------------------------
@@ -800,22 +801,36 @@ print("took over", _url)
 
 
 ATTACKS = [
-    Attack("A1", "forging the marker", "IPython input transformer", forge_transformer),
     Attack(
-        "A2", "forging the marker", "set_custom_exc handler prints the marker", forge_custom_exc
+        "A1", "forging the marker", "IPython input transformer", forge_transformer, group="forge"
     ),
-    Attack("A3", "forging the marker", "replaced _showtraceback", forge_showtraceback),
+    Attack(
+        "A2",
+        "forging the marker",
+        "set_custom_exc handler prints the marker",
+        forge_custom_exc,
+        group="forge",
+    ),
+    Attack(
+        "A3", "forging the marker", "replaced _showtraceback", forge_showtraceback, group="forge"
+    ),
     Attack("B1", "values that lie", "__eq__ always True, fake __iter__/len", always_equal),
     Attack("B2", "values that lie", "str/int subclasses that lie", lying_subclasses),
     Attack("B3", "values that lie", "a2 methods answer an always-equal str", kv_liar),
     Attack("C1", "patching the checks", "registry emptied (a2)", empty_registry),
     Attack("C2", "patching the checks", "expect and rpc.Client.send patched (a2)", patch_send),
     Attack("C3", "patching the checks", "expect patched, numbers typed (a3)", patch_a3),
-    Attack("D1", "reading what is hidden", "source via os.open(dir_fd=)", steal_dir_fd),
-    Attack("D2", "reading what is hidden", "source via os.link", steal_link),
-    Attack("D3", "reading what is hidden", "source via ctypes open()", steal_ctypes),
     Attack(
-        "D4", "reading what is hidden", "source via _posixsubprocess.fork_exec", steal_fork_exec
+        "D1", "reading what is hidden", "source via os.open(dir_fd=)", steal_dir_fd, group="steal"
+    ),
+    Attack("D2", "reading what is hidden", "source via os.link", steal_link, group="steal"),
+    Attack("D3", "reading what is hidden", "source via ctypes open()", steal_ctypes, group="steal"),
+    Attack(
+        "D4",
+        "reading what is hidden",
+        "source via _posixsubprocess.fork_exec",
+        steal_fork_exec,
+        group="steal",
     ),
     Attack("D5", "reading what is hidden", "hidden tests leaked in error text", leak_hidden),
     Attack("D6", "reading what is hidden", "a classmate's notebook via dir_fd", copy_classmate),
@@ -832,29 +847,55 @@ ATTACKS = [
     Attack(
         "F4", "tampering after the run", "os.rename over a classmate's submission", rename_classmate
     ),
-    Attack("G1", "breaking the run", "SIGKILL to the parent", kill_parent),
-    Attack("G2", "breaking the run", "SIGSTOP to the parent", stop_parent),
-    Attack("G3", "breaking the run", "Redis SHUTDOWN, then os._exit", redis_shutdown),
-    Attack("G4", "breaking the run", "dangling symlink in the shared temp dir", dangling_symlink),
+    Attack("G1", "breaking the run", "SIGKILL to the parent", kill_parent, group="break"),
+    Attack("G2", "breaking the run", "SIGSTOP to the parent", stop_parent, group="break"),
+    Attack(
+        "G3", "breaking the run", "Redis SHUTDOWN, then os._exit", redis_shutdown, group="break"
+    ),
+    Attack(
+        "G4",
+        "breaking the run",
+        "dangling symlink in the shared temp dir",
+        dangling_symlink,
+        group="break",
+    ),
     Attack("G5", "breaking the run", "malformed nbgrader metadata", bad_metadata),
     Attack("G6", "breaking the run", "non-UTF-8 student folder name", non_utf8_name),
     Attack("G7", "breaking the run", "5 x 100 MB exception messages", huge_errors),
-    Attack("G8", "breaking the run", "100 detached processes (new)", many_processes),
-    Attack("G9", "breaking the run", "3 GB allocation (new)", big_memory),
-    Attack("G10", "breaking the run", "1 GB file in HOME (new)", big_file),
+    Attack("G8", "breaking the run", "100 detached processes (new)", many_processes, group="break"),
+    Attack("G9", "breaking the run", "3 GB allocation (new)", big_memory, group="break"),
+    Attack("G10", "breaking the run", "1 GB file in HOME (new)", big_file, group="break"),
     Attack("H1", "output abuse", "formula / newline student names", formula_names),
     Attack("H2", "output abuse", "``` and <script> in repr, type name, error", fence_breaker),
     Attack("H3", "output abuse", "symlinked submission file and folder", symlinked_submission),
     Attack("H4", "output abuse", "student named '..' (file ...ipynb) (new)", dotdot_name),
-    Attack("N1", "reaching the host", "TCP connection to an instructor's service", reach_host),
+    Attack(
+        "N1",
+        "reaching the host",
+        "TCP connection to an instructor's service",
+        reach_host,
+        group="reach",
+    ),
     Attack(
         "N2",
         "reading what is hidden",
         "grader's command line in /proc, then a classmate",
         read_proc,
     ),
-    Attack("N3", "forging the judge", "input transformer answers the bridge", bridge_forgery),
-    Attack("N4", "forging the judge", "replace the Redis socket with a fake", redis_takeover),
+    Attack(
+        "N3",
+        "forging the judge",
+        "input transformer answers the bridge",
+        bridge_forgery,
+        group="reach",
+    ),
+    Attack(
+        "N4",
+        "forging the judge",
+        "replace the Redis socket with a fake",
+        redis_takeover,
+        group="reach",
+    ),
 ]
 
 
@@ -1022,7 +1063,11 @@ def measure_one(attack: Attack, pack: Path, timeout: float, extra: list[str]) ->
         "leftover_processes": len(left),
         "host_reached": bool(heard),
         "students": {
-            sub.student: {"honest": sub.honest, "got": scores.get(sub.student)} for sub in subs
+            sub.student: {
+                "honest": sub.honest,
+                "got": scores.get(sub.student, scores.get(_shown(sub.student))),
+            }
+            for sub in subs
         },
         "tail": output.decode(errors="replace")[-600:],
     }
@@ -1032,6 +1077,13 @@ def measure_one(attack: Attack, pack: Path, timeout: float, extra: list[str]) ->
         result["hidden_lines_leaked"] = len(set(leaked_hidden_lines(text, hidden)))
     shutil.rmtree(base, ignore_errors=True)
     return result
+
+
+def _shown(student: str) -> str:
+    """The name as the gradebook writes it (escaped), for graders that escape names."""
+    from helpers import gradebook
+
+    return gradebook.student_name(student)[0]
 
 
 def _totals(text: str | None) -> dict[str, float]:

@@ -70,6 +70,15 @@ class Listener:
         self.server.close()
 
 
+def _joined(notebooks: list) -> object:
+    """A blank a1 with every notebook's own cells (those without nbgrader metadata) after set-up."""
+    joined = attacks.release(attacks.CHAT)
+    added = [c for nb in notebooks for c in nb.cells if not assignments.grade_id(c)]
+    for extra in reversed(added):
+        attacks.scratch(joined, extra.source)
+    return joined
+
+
 def _pack_files() -> dict[Path, bytes]:
     return {path: path.read_bytes() for path in (ROOT / "helpers").glob("*.py")}
 
@@ -81,6 +90,7 @@ def run(tmp_path_factory) -> dict:
     listener = Listener()
     ctx = attacks.Context(ROOT, base / "submitted", base / "graded", listener_port=listener.port)
     submissions = list(HONEST)
+    shared: dict[str, list] = {}
     for attack in attacks.ATTACKS:
         built = attack.build(ctx)
         if attack.key in SHORTER:
@@ -88,7 +98,12 @@ def run(tmp_path_factory) -> dict:
             raising = [c for c in nb.cells if "100_000_000" in c.source]
             for extra in raising[SHORTER[attack.key] :]:
                 nb.cells.remove(extra)
-        submissions += built
+        if attack.group:
+            shared.setdefault(attack.group, []).append(built[0].notebook)
+        else:
+            submissions += built
+    for group, notebooks in shared.items():  # one notebook per group: fewer kernels to start
+        submissions.append(attacks.Submission(f"grouped-{group}", attacks.CHAT, _joined(notebooks)))
     for submission in submissions:
         attacks.write(submission, ctx.submissions)
     before = _pack_files()
