@@ -91,6 +91,7 @@ def run_notebook(path: Path, runs: int = 2, env: dict[str, str] | None = None) -
     client = NotebookClient(
         nb,
         timeout=180,
+        iopub_timeout=30,  # outputs that arrive late on a loaded machine are waited for
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},  # vi/ for the Vietnamese
     )

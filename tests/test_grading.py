@@ -415,13 +415,15 @@ def test_without_bwrap_the_grader_says_so_and_no_notebook_breaks_the_run(
     )
     with pytest.raises(SystemExit, match="--require-sandbox: .*UNSANDBOXED"):
         grading.grade_all(folder, tmp_path / "refused", require_sandbox=True)
-    limits = grading.Limits(CELL_TIMEOUT, 30)
+    # Generous for the notebook that kills its Redis: it is replayed in a second kernel, and
+    # on a loaded machine (CI runs three test workers on two cores) that takes its time.
+    limits = grading.Limits(CELL_TIMEOUT, 60)
     reports = grading.grade_all(folder, tmp_path / "out", jobs=2, limits=limits)
     assert "run UNSANDBOXED: bwrap is not installed" in capsys.readouterr().err
     got = {r.student: (r.points, r.failed) for r in reports}
     assert got["full"] == (8, "") and got["blank"] == (0, ""), got
     assert "worker for it stopped" in got["kills-worker"][1], got
-    assert "still running after 33 s" in got["stops-worker"][1], got
+    assert f"still running after {60 + grading.PARENT_MARGIN} s" in got["stops-worker"][1], got
     assert got["stops-redis"][0] == 8, got  # its scratch cell is skipped on the replay
     rows = (tmp_path / "out" / "gradebook.csv").read_text().splitlines()
     assert len(rows) == 1 + 5 * 5
