@@ -620,7 +620,7 @@ def redis_shutdown(ctx: Context) -> list[Submission]:
 def dangling_symlink(ctx: Context) -> list[Submission]:
     code = """
 import tempfile
-for _dir in {tempfile.gettempdir(), "/tmp"}:
+for _dir in {tempfile.gettempdir()}:  # the kernel's TMPDIR: never a shared /tmp in tests
     _state = os.path.join(_dir, f"redis-course-{os.getuid()}")
     os.makedirs(_state, exist_ok=True)
     for _name in ("zz-dangling", "aa-dangling"):
@@ -975,6 +975,11 @@ def _ours(value: str) -> list[int]:
     return pids
 
 
+def sandboxed_grader(pack: Path) -> bool:
+    """True for a grader that can be told to refuse running unsandboxed."""
+    return "--require-sandbox" in (pack / "helpers" / "grading.py").read_text()
+
+
 def measure_one(attack: Attack, pack: Path, timeout: float, extra: list[str]) -> dict:
     """Grade one attack's submissions with the grader of `pack`; scores and what broke."""
     import socket
@@ -1022,6 +1027,8 @@ def measure_one(attack: Attack, pack: Path, timeout: float, extra: list[str]) ->
     )
     command = [sys.executable, "-m", "helpers.grading", "grade", str(ctx.submissions)]
     command += ["--out", str(ctx.out), "--jobs", str(attack.jobs), "--cell-timeout", "10"]
+    if sandboxed_grader(work):
+        command.append("--require-sandbox")  # never let an attack loose on this machine
     started = time.monotonic()
     process = subprocess.Popen(
         command + extra,
