@@ -505,7 +505,7 @@ _INJECT = "exec(" + repr({victim_hook(token)!r}) + ") if " + _HIT + " else None"
 _mine = os.path.realpath(get_connection_file())
 _done, _deadline = False, time.monotonic() + 8
 while not _done and time.monotonic() < _deadline:
-    for _root in {{jupyter_runtime_dir(), tempfile.gettempdir(), "/tmp"}}:
+    for _root in {{jupyter_runtime_dir(), tempfile.gettempdir()}}:  # never a shared /tmp
         for _file in glob.glob(_root + "/*.json") + glob.glob(_root + "/*/kernel-*.json"):
             if os.path.realpath(_file) == _mine:
                 continue
