@@ -86,7 +86,7 @@ def _timed(function: Any, *args: Any, **kwargs: Any) -> dict:
     if "error" in outcome:
         error = outcome["error"]
         return {"raised": {"type": type(error).__name__[:80], "message": str(error)[:2000]}}
-    return {"value": encode(outcome.get("value"))}
+    return {"value": outcome.get("value")}
 
 
 def _namespace() -> dict:
@@ -96,33 +96,32 @@ def _namespace() -> dict:
     return shell.user_ns if shell is not None else {}
 
 
+_MISSING = object()
+
+
 def answer(request: dict) -> dict:
-    """The reply to one request of the judge."""
+    """The reply to one request of the judge, values encoded."""
     op = request.get("op")
     if op == "get":
-        namespace = _namespace()
-        if request["name"] not in namespace:
-            return {"missing": True}
-        return {"value": encode(namespace[request["name"]])}
-    if op == "call":
-        args = decode(request.get("args", []))
-        kwargs = decode(request.get("kwargs", {}))
-        return _timed(_objects[request["ref"]], *args, **kwargs)
-    if op == "attr":
-        target = _objects[request["ref"]]
-        missing = object()
-        reply = _timed(getattr, target, request["name"], missing)
-        if reply.get("value", {}) == _ref(missing):
-            return {"missing": True}
-        return reply
-    if op == "serve":
-        return _serve(decode(request["methods"]), request["relay"])
-    if op == "stop":
+        reply = {"value": _namespace().get(request["name"], _MISSING)}
+    elif op == "call":
+        args, kwargs = decode(request.get("args", [])), decode(request.get("kwargs", {}))
+        reply = _timed(_objects[request["ref"]], *args, **kwargs)
+    elif op == "attr":
+        reply = _timed(getattr, _objects[request["ref"]], request["name"], _MISSING)
+    elif op == "serve":
+        reply = _serve(decode(request["methods"]), request["relay"])
+    elif op == "stop":
         from helpers import background
 
-        background.stop(request["name"])
-        return {"value": None}
-    return {"raised": {"type": "ValueError", "message": f"unknown request {op!r}"}}
+        reply = {"value": background.stop(request["name"])}
+    else:
+        return {"raised": {"type": "ValueError", "message": f"unknown request {op!r}"}}
+    if reply.get("value") is _MISSING:
+        return {"missing": True}
+    if "value" in reply:
+        reply["value"] = encode(reply["value"])
+    return reply
 
 
 def handle(text: str, token: str) -> None:
