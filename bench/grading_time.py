@@ -12,6 +12,7 @@ submission; asserts nothing (the target, about 40 s on 2 cores, is read, not tes
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -59,6 +60,7 @@ def grade(sandboxed: bool) -> tuple[float, list[float]]:
         wall = time.monotonic() - started
     finally:
         sandbox.problem = real
+        shutil.rmtree(base, ignore_errors=True)
     assert len(reports) == count
     return wall, [report.seconds for report in reports]
 
