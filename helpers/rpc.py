@@ -45,7 +45,7 @@ import fastjsonschema
 import redis
 from oslash.either import Right  # jsonrpcserver's result type
 
-from helpers import background
+from helpers import background, http_service
 
 with warnings.catch_warnings():
     # jsonrpcserver's import raises a DeprecationWarning on 3.11+ (importlib.resources
@@ -246,7 +246,7 @@ class _Date:
         return cls.text
 
 
-class RPCHandler(background.QuietJSONHandler):
+class RPCHandler(http_service.QuietJSONHandler):
     """POST / with Content-Type application/json, answered by `dispatch`.
 
     The request line and headers are parsed here in a few lines instead of through the
@@ -365,7 +365,7 @@ class RPCHandler(background.QuietJSONHandler):
         if text is None:
             self.refuse(411, "send a Content-Length header")
             return None
-        length = background.whole_number(text, 18)
+        length = http_service.whole_number(text, 18)
         if length is None:
             self.refuse(400, f"Content-Length {text[:40]!r} is not a number of bytes")
         return length
@@ -396,7 +396,7 @@ class RPCHandler(background.QuietJSONHandler):
     do_GET = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _not_allowed
 
 
-class Server(background.HTTPService):
+class Server(http_service.HTTPService):
     """A JSON-RPC server in a daemon thread: `.url`, `.port`, `.methods`, `.stop()`."""
 
     def __init__(
@@ -422,7 +422,7 @@ def start(
     """Serve `methods` on http://host:port/ in the background; starting a name again replaces it.
 
     Port 0 picks a free port. A taken port falls back to a free one (and says so) unless
-    fallback=False, which raises `background.PortInUse` instead.
+    fallback=False, which raises `http_service.PortInUse` instead.
     """
     methods = prepared(methods)
     background.stop(name)

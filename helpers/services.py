@@ -46,7 +46,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from helpers import background, pubsub, redis_server
+from helpers import background, http_service, pubsub, redis_server
 from helpers.language import _
 from helpers.redis_server import RedisUnavailable, masked
 
@@ -76,7 +76,7 @@ class BadRequest(ValueError):
 def check_port(port: Any) -> int:
     """`port` as an int in 0-65535 (0: any free port), or a ValueError saying what to give."""
     if isinstance(port, str):
-        number = background.whole_number(port.strip(), 5)
+        number = http_service.whole_number(port.strip(), 5)
         port = port if number is None else number
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ValueError(
@@ -158,7 +158,7 @@ def _connect(url: str, who: str, **options: Any) -> redis.Redis:
     return client
 
 
-class _Routes(background.QuietJSONHandler):
+class _Routes(http_service.QuietJSONHandler):
     """GET routes of one service instance; unknown paths get 404, other methods 405."""
 
     routes: dict[str, Route] = {}
@@ -202,7 +202,7 @@ class _Service:
         self.client = _connect(redis_url, name, **redis_options)
         handler = type(f"{self.kind.title()}Handler", (_Routes,), {"routes": self.routes()})
         try:
-            self.http = background.HTTPService(name, handler, port, host, fallback)
+            self.http = http_service.HTTPService(name, handler, port, host, fallback)
         except BaseException:
             self.client.close()
             raise
@@ -474,7 +474,7 @@ class Subscriber(_Service):
 
     def _messages(self, query: dict) -> tuple[int, Any]:
         text = query.get("n", ["10"])[-1]
-        count = background.whole_number(text, 9)
+        count = http_service.whole_number(text, 9)
         if count is None:
             raise BadRequest(
                 f"n={text[:40]!r}: give the number of messages, for example /messages?n=5"

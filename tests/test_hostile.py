@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pytest
 import redis
 
-from helpers import background, rpc, rpc_methods, services
+from helpers import background, http_service, rpc, rpc_methods, services
 
 CALL = b'{"jsonrpc": "2.0", "method": "add", "params": [3, 4], "id": 1}'
 RPC_REQUEST = (
@@ -51,7 +51,7 @@ class Target:
 
     url: str
     port: int
-    server: background._Server
+    server: http_service._Server
     request: bytes
 
     def connect(self) -> socket.socket:

@@ -22,7 +22,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import background, rpc, rpc_methods
+from helpers import background, http_service, rpc, rpc_methods
 from helpers.redis_server import free_port
 
 with warnings.catch_warnings():
@@ -482,7 +482,7 @@ def test_a_taken_port_falls_back_or_says_what_to_do(capsys: pytest.CaptureFixtur
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         taken = holder.getsockname()[1]
-        with pytest.raises(background.PortInUse, match="port 0 picks a free one"):
+        with pytest.raises(http_service.PortInUse, match="port 0 picks a free one"):
             rpc.start({"add": rpc_methods.add}, port=taken, name="test taken", fallback=False)
         moved = rpc.start({"add": rpc_methods.add}, port=taken, name="test taken")
         try:

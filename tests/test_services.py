@@ -17,7 +17,7 @@ import redis
 import yaml
 
 from helpers import background, pubsub, services
-from helpers.background import PortInUse
+from helpers.http_service import PortInUse
 from helpers.redis_server import RedisUnavailable, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
