@@ -144,7 +144,7 @@ def _text(notebook) -> str:
 def helper_strings() -> dict[str, list[tuple[str, str]]]:
     """Every `_("...")` and `N_("...")` in helpers/, with where: what learners read from helpers."""
     found: dict[str, list[tuple[str, str]]] = {}
-    for path in sorted((ROOT / "helpers").glob("*.py")):
+    for path in sorted((ROOT / "helpers").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (
                 isinstance(node, ast.Call)
@@ -154,7 +154,7 @@ def helper_strings() -> dict[str, list[tuple[str, str]]]:
                 and isinstance(node.args[0], ast.Constant)
                 and isinstance(node.args[0].value, str)
             ):
-                where = (f"helpers/{path.name}", str(node.lineno))
+                where = (path.relative_to(ROOT).as_posix(), str(node.lineno))
                 found.setdefault(node.args[0].value, []).append(where)
     for text in quiz.texts():
         found.setdefault(text, []).append(("helpers/quiz.py", "QUESTIONS"))
