@@ -122,8 +122,11 @@ class Worker:
         self.stopping.set()
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait up to `timeout` s (join_timeout if None) for the thread; True if it ended."""
-        if self.thread.ident is not None:
+        """Wait up to `timeout` s (join_timeout if None) for the thread; True if it ended.
+
+        Called from the worker's own thread (a run() that stops itself) it does not wait.
+        """
+        if self.thread.ident is not None and self.thread is not threading.current_thread():
             self.thread.join(self.join_timeout if timeout is None else timeout)
         return not self.thread.is_alive()
 

@@ -56,3 +56,13 @@ def test_replace_stops_the_old_one_before_the_new_one_starts() -> None:
     assert order == ["start one", "stop one", "start two"]
     assert background.stop("the ticker") and not second.running
     assert "the ticker" not in background.running()
+
+
+def test_a_worker_may_stop_itself_from_its_own_thread() -> None:
+    class Once(Ticker):
+        def run(self) -> None:
+            self.stop()
+
+    once = Once("stops itself").start()
+    assert once.join(timeout=5)
+    assert once.closed_after_thread is False  # closed from inside, while its thread still ran
