@@ -24,28 +24,16 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 
 from helpers import redis_binary
-from helpers.embedded_redis import EmbeddedRedis, reap_orphans, state_dir
-from helpers.redis_binary import (
-    FIXES,
-    MIN_VERSION,
-    SERVER_COMMANDS,
-    Binary,
-    RedisUnavailable,
-    binaries,
-    find_binary,
-)
-from helpers.server_process import START_TIMEOUT, free_port
+from helpers.embedded_redis import EmbeddedRedis, reap_orphans
+from helpers.redis_binary import FIXES, RedisUnavailable, find_binary
+from helpers.server_process import free_port
 
+# EmbeddedRedis, RedisUnavailable, find_binary, free_port and reap_orphans live in the
+# modules above; notebooks, tests and bench keep importing them from here.
 __all__ = [
-    "FIXES",
-    "MIN_VERSION",
-    "SERVER_COMMANDS",
-    "START_TIMEOUT",
-    "Binary",
     "EmbeddedRedis",
     "RedisUnavailable",
     "ServerInfo",
-    "binaries",
     "connect",
     "embedded",
     "find_binary",
@@ -55,7 +43,6 @@ __all__ = [
     "server",
     "server_name",
     "shutdown",
-    "state_dir",
 ]
 
 
