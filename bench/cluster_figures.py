@@ -35,7 +35,7 @@ def failovers(repeats: int, count: int) -> list[Row]:
         server = cl.server
         try:
             starts.append(cl.ready_seconds)
-            result = cluster.pubsub_failover(cl, CHANNEL, count, RATE, kill_at=RATE // 2)
+            result = cluster.pubsub_failover(cl, CHANNEL, count=count, rate=RATE, kill_at=RATE // 2)
             downs.append(result.settings["failover_s"])
             lost.append(_range(result))
             contiguous += len(result.gaps) == 1

@@ -29,13 +29,12 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import redis
 
 import helpers
-from helpers import redis_server
+from helpers import redis_server, server_process
 
 HOME = "/home/learner"  # the kernel's HOME inside the sandbox
 MEMORY = 2 * 2**30  # bytes of address space for the kernel
@@ -137,20 +136,12 @@ class Box:
             "--maxmemory-policy", "noeviction",
             "--user", "default", "on", "nopass", "~*", "&*", "+@all", *REDIS_DENIED,
         ]  # fmt: skip
-        self.redis = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + redis_server.START_TIMEOUT
-        while time.monotonic() < deadline and self.redis.poll() is None:
-            client = redis.Redis(unix_socket_path=str(self.redis_socket))
-            with contextlib.suppress(redis.RedisError, OSError), client:
-                if client.ping():
-                    return self.redis_url
-            time.sleep(0.005)
+        self.redis = server_process.spawn(command)
+        socket_path = str(self.redis_socket)
+        if server_process.wait_until(
+            self.redis, lambda: server_process.answers(self.redis.pid, unix_socket_path=socket_path)
+        ):
+            return self.redis_url
         tail = (self.data / "redis.log").read_text(errors="replace")[-300:]
         raise RuntimeError(f"the grader's redis-server ({binary}) did not start: {tail}")
 

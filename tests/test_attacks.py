@@ -322,10 +322,10 @@ def test_the_sandbox_stops_processes_memory_files_network_and_sight(tmp_path: Pa
 
 
 def test_orphan_reaping_skips_what_is_not_ours(tmp_path: Path, monkeypatch) -> None:
-    from helpers import redis_server
+    from helpers import embedded_redis
 
-    monkeypatch.setattr(redis_server, "state_dir", lambda: tmp_path)
+    monkeypatch.setattr(embedded_redis, "state_dir", lambda: tmp_path)
     (tmp_path / "planted").symlink_to(tmp_path / "nowhere")
     (tmp_path / "a-file").write_text("not a server folder")
-    assert redis_server.reap_orphans() == []
+    assert embedded_redis.reap_orphans() == []
     assert (tmp_path / "planted").is_symlink() and (tmp_path / "a-file").exists()

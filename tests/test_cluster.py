@@ -132,6 +132,24 @@ def test_a_rerun_replaces_the_cluster_whatever_redis_url_says(monkeypatch) -> No
     assert gone(second.nodes[0].pid)
 
 
+def test_a_rerun_of_follow_replaces_the_subscriber() -> None:
+    cl = cluster.start(1, 0, name="test-follow")
+    try:
+        first = cluster.follow(cl, "news", name="test-follower")
+        second = cluster.follow(cl, "news", name="test-follower")
+        assert not first.running, "the first subscriber outlived the re-run"
+        assert second.running and background.running().count("test-follower") == 1
+        with cl.nodes[0].client() as client:
+            assert client.spublish("news", "hello") == 1, "the first still listens"
+        background.stop("test-follower")
+        assert not second.running
+        with pytest.raises(cluster.ClusterError, match="subscriber was stopped"):
+            cluster.failover_result([], second, [])
+    finally:
+        background.stop("test-follower")
+        background.stop("test-follow")
+
+
 def test_a_node_that_cannot_start_shows_its_log() -> None:
     with pytest.raises(cluster.ClusterError) as failed:
         cluster.start(1, 0, name="test-broken", node_timeout_ms=-1)  # a value Redis refuses

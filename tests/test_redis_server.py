@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -143,7 +144,7 @@ def test_no_binary_on_the_redis_url_route_says_what_to_do(
 ) -> None:
     monkeypatch.setenv("REDIS_URL", private_redis.url)
     monkeypatch.setenv("PATH", "/nonexistent")
-    monkeypatch.setattr(redis_server.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     assert fresh_module.server().url == private_redis.url, "REDIS_URL alone needs no binary"
     with pytest.raises(RedisUnavailable) as error:
         fresh_module.embedded()
@@ -178,7 +179,7 @@ def test_unreachable_redis_url_names_url_and_fixes(fresh_module, monkeypatch) ->
 
 def test_no_binary_anywhere_lists_the_fixes(fresh_module, monkeypatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    monkeypatch.setattr(redis_server.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(RedisUnavailable) as error:
         fresh_module.server()
     message = str(error.value)
@@ -282,7 +283,7 @@ def test_an_old_redis_on_path_is_passed_over_with_a_note(old_redis_path, monkeyp
 
 def test_only_an_old_redis_is_refused_with_what_to_do(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("PATH", fake_path_binary(tmp_path, "6.0.16"))
-    monkeypatch.setattr(redis_server.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(RedisUnavailable) as error:
         redis_server.find_binary()
     message = str(error.value)
