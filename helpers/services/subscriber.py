@@ -61,23 +61,24 @@ class _Listener(background.Worker):
     """The subscriber's thread: hears the channel, hands each message to `record`, and
     while Redis is away tries every RECONNECT_EVERY s to subscribe again.
 
-    The subscription is confirmed before the constructor returns (or it raises), so a
-    publish right after the service has started is heard.
+    It exists before the HTTP server answers, so /health can say "not listening" until
+    `listen()` has subscribed (confirmed by Redis) and started the thread.
     """
 
     def __init__(
-        self,
-        name: str,
-        client: redis.Redis,
-        channel: str,
-        record: Callable[[str], None],
-        log: Callable[[str], None],
+        self, name: str, record: Callable[[str], None], log: Callable[[str], None]
     ) -> None:
-        super().__init__(f"{name} (listening on {channel})")
-        self.client, self.channel, self.record, self.log = client, channel, record, log
+        super().__init__(name)
+        self.record, self.log = record, log
         self.connected = False
         self.disconnects = 0
+
+    def listen(self, client: redis.Redis, channel: str) -> None:
+        """Subscribe (or raise), then start the thread: a publish from here on is heard."""
+        self.client, self.channel = client, channel
+        self.thread.name = f"{self.name} (listening on {channel})"
         self.subscription = self._subscribe()
+        self.start()
 
     def _subscribe(self) -> redis.client.PubSub:
         """A fresh subscription, confirmed by the server before it is used."""
@@ -144,16 +145,16 @@ class Subscriber(Service):
         self.gap_count = 0
         self.missed = 0
         self.publisher_restarts = 0
+        self.listener = _Listener(name, self._record, self.log)  # /health asks it
         # No hidden retries and no read timeout: a dropped connection surfaces at
         # once, and the listener reconnects and re-subscribes in plain sight.
         no_retries = Retry(NoBackoff(), 0)
         super().__init__(name, redis_url, retry=no_retries, socket_timeout=None, **options)
         try:
-            self.listener = _Listener(name, self.client, self.channel, self._record, self.log)
+            self.listener.listen(self.client, self.channel)
         except (redis.RedisError, TimeoutError) as error:
             super().stop()
             raise RedisUnavailable(f"{self.name}: could not subscribe ({error})") from None
-        self.listener.start()
 
     def routes(self) -> dict[str, Route]:
         return {"/messages": self._messages, "/stats": self._stats, "/health": self._health}
