@@ -30,19 +30,25 @@ class Options(TypedDict, total=False):
 def _start(
     cls: type[S],
     port: int,
+    settings: dict[str, Any],
     *,
     redis_url: str | None = None,
     channel: str = CHANNEL,
+    host: str = "127.0.0.1",
+    fallback: bool = True,
     name: str | None = None,
-    **options: Any,
 ) -> S:
+    """Start `cls` under `name`, stopping first what that name ran; `settings` are its own
+    (redis_timeout, keep). A misspelt option is a TypeError naming it."""
     name = name or f"{cls.kind} :{port}"
     url = redis_url or redis_server.server().url
-    return background.replace(
-        name,
-        # echo off: no printing from background threads into whichever cell runs
-        lambda: cls(name, url, channel=pubsub.channel(channel), port=port, **options),
-    )
+    channel = pubsub.channel(channel)
+
+    def start() -> S:
+        # echo stays off: no printing from background threads into whichever cell runs
+        return cls(name, url, channel=channel, port=port, host=host, fallback=fallback, **settings)
+
+    return background.replace(name, start)
 
 
 def start_publisher(
@@ -57,7 +63,7 @@ def start_publisher(
     falls back to a free one and says so, unless fallback=False. A PUBLISH that Redis
     does not confirm within redis_timeout seconds gets 504 (outcome unknown).
     """
-    return _start(Publisher, port, redis_timeout=redis_timeout, **options)
+    return _start(Publisher, port, {"redis_timeout": redis_timeout}, **options)
 
 
 def start_subscriber(
@@ -67,4 +73,4 @@ def start_subscriber(
 
     It keeps the last `keep` messages for /messages; `options` as for start_publisher.
     """
-    return _start(Subscriber, port, keep=keep, **options)
+    return _start(Subscriber, port, {"keep": keep}, **options)
