@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
 from dataclasses import dataclass
 
@@ -129,25 +128,28 @@ class Received:
     received_perf_ns: int  # time.perf_counter_ns(): precise within this process
 
 
-class Collector:
+class Collector(background.Worker):
     """A subscriber on its own connection that records messages in a daemon thread.
 
     The subscription is confirmed before the constructor returns, so a publish
     right after it is heard. By default it reconnects whenever Redis comes back
     (each drop noted in `.disconnects`); with retries=False the first dropped
     connection ends the collector and is kept in `.error` (and `.disconnects`).
-    `delay` is the time it spends on each message: a slow consumer.
+    `delay` is the time it spends on each message: a slow consumer. Given a `name`,
+    it is registered under it, replacing the collector of a cell's previous run.
     """
 
     def __init__(
         self,
         url: str,
         channels: tuple[str, ...] = (),
+        *,
         patterns: tuple[str, ...] = (),
         name: str | None = None,
         retries: bool = True,
         delay: float = 0.0,
     ) -> None:
+        super().__init__(name or f"collector {channels or patterns}")
         options: dict = {"decode_responses": True, "socket_timeout": None}
         if not retries:
             options["retry"] = Retry(NoBackoff(), 0)
@@ -157,20 +159,17 @@ class Collector:
         self.error: Exception | None = None
         self.retries, self.delay = retries, delay
         self.disconnects: list[tuple[int, str]] = []  # (time.time_ns(), error) per drop
-        self.name = name or f"collector {channels or patterns}"
-        self._stop = threading.Event()
         if channels:
             self.pubsub.subscribe(*channels)
         if patterns:
             self.pubsub.psubscribe(*patterns)
         wait_subscribed(self.pubsub, len(channels) + len(patterns))
-        self.thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self.thread.start()
+        self.start()
         if name:
             background.register(name, self)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def run(self) -> None:
+        while not self.stopping.is_set():
             try:
                 message = self.pubsub.get_message(timeout=0.1)
             except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
@@ -179,7 +178,7 @@ class Collector:
                     self.error = error
                     return
                 # Keep trying until Redis is back; redis-py re-subscribes on reconnect.
-                self._stop.wait(0.05)
+                self.stopping.wait(0.05)
                 continue
             if message and message["type"] in ("message", "pmessage", "smessage"):
                 self.messages.append(
@@ -192,7 +191,7 @@ class Collector:
                     )
                 )
                 if self.delay:
-                    time.sleep(self.delay)
+                    time.sleep(self.delay)  # the work of a slow consumer, not a wait
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:
         """Wait until at least `count` messages arrived (or timeout); return what arrived."""
@@ -201,17 +200,10 @@ class Collector:
             time.sleep(0.002)
         return list(self.messages)
 
-    @property
-    def running(self) -> bool:
-        return self.thread.is_alive()
-
-    def stop(self) -> None:
-        """Stop the thread, then close the subscription and its connection."""
-        self._stop.set()
-        self.thread.join(timeout=5)
+    def close(self) -> None:
+        """Close the subscription and its connection, once the thread has ended."""
         self.pubsub.close()
         self.client.close()
 
-    def __repr__(self) -> str:
-        state = "running" if self.running else "stopped"
-        return f"<Collector {self.name!r} {state}, {len(self.messages)} messages>"
+    def describe(self) -> str:
+        return f"{len(self.messages)} messages"

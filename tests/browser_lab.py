@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers.redis_server import free_port
-from helpers.services import wait_until
+from helpers.waiting import wait_until
 from tests.conftest import alive
 
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser")

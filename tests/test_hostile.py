@@ -23,6 +23,7 @@ import pytest
 import redis
 
 from helpers import background, http_service, rpc, rpc_methods, services
+from helpers.waiting import wait_until
 
 CALL = b'{"jsonrpc": "2.0", "method": "add", "params": [3, 4], "id": 1}'
 RPC_REQUEST = (
@@ -64,7 +65,7 @@ class Target:
             with self.server.connections_lock:
                 return (len(self.server.connections), len(self.server.waiting)) >= (count, idle)
 
-        services.wait_until(reached, f"{count} connections, {idle} idle")
+        wait_until(reached, f"{count} connections, {idle} idle")
 
 
 @pytest.fixture(params=["publisher", "json-rpc"])
@@ -160,7 +161,7 @@ def test_a_short_load_with_hundreds_of_idle_sockets(private_redis) -> None:
         for _ in range(150)
     ]
     for http in servers:  # the 50 idle longest made room for the last 50: one thread each
-        services.wait_until(lambda h=http: len(h.connections) == 100, "100 connections")
+        wait_until(lambda h=http: len(h.connections) == 100, "100 connections")
 
     def calls(number: int) -> list[str]:
         with rpc.Client(server.url, timeout=30) as client:
@@ -179,7 +180,7 @@ def test_a_short_load_with_hundreds_of_idle_sockets(private_redis) -> None:
     for sock in idle:
         sock.close()
     for http in servers:
-        services.wait_until(lambda h=http: not h.connections, "every connection to close")
+        wait_until(lambda h=http: not h.connections, "every connection to close")
 
 
 def rpc_request(number: int, n: int) -> dict:
@@ -356,8 +357,8 @@ def test_a_closed_stdout_does_not_stop_the_services(private_redis) -> None:
 
 def test_health_says_when_the_listening_thread_has_stopped(private_redis) -> None:
     subscriber = services.start_subscriber(0, redis_url=private_redis.url)
-    subscriber._stop.set()  # the thread ends as if something had killed it
-    subscriber.thread.join(timeout=5)
+    subscriber.listener.interrupt()  # the thread ends as if something had killed it
+    subscriber.listener.join()
     status, body = services.request(f"{subscriber.url}/health")
     assert status == 503 and body["listening"] is False
     assert body["status"].startswith("not listening")

@@ -141,7 +141,7 @@ def test_02_open_the_box_one_changed_line_changes_who_hears() -> None:
         assert nb.value("answer['receivers']") == 0
         nb.run("nb02-45")  # put it back; the next ping arrives, so the one before would have
         nb.run("nb02-50")
-        nb.execute("services.wait_until(lambda: len(heard) == 2, 'the second ping')", "wait")
+        nb.execute("waiting.wait_until(lambda: len(heard) == 2, 'the second ping')", "wait")
         assert nb.value("heard[-1] == answer['published']")
 
         # 2. The subscriber subscribes to another channel: it hears that one, not ours.
@@ -150,7 +150,7 @@ def test_02_open_the_box_one_changed_line_changes_who_hears() -> None:
         nb.run("nb02-50")
         assert nb.value("answer['receivers']") == 0
         nb.execute("r.publish(pubsub.channel('other_channel'), 'marker')", "publish")
-        nb.execute("services.wait_until(lambda: heard, 'the marker')", "wait")
+        nb.execute("waiting.wait_until(lambda: heard, 'the marker')", "wait")
         assert nb.value("heard") == ["marker"]
 
         # Each re-run replaced what the cell started before: one listener, two HTTP servers.

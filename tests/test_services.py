@@ -19,6 +19,7 @@ import yaml
 from helpers import background, pubsub, services
 from helpers.http_service import PortInUse
 from helpers.redis_server import RedisUnavailable, free_port
+from helpers.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULE = [sys.executable, "-m", "helpers.services"]
@@ -370,6 +371,6 @@ def test_a_process_started_from_a_killed_kernel_exits_and_frees_its_port(private
             return True
         return False
 
-    services.wait_until(refused, "the orphaned publisher to exit", timeout=10)
+    wait_until(refused, "the orphaned publisher to exit", timeout=10)
     assert "is gone" in Path(log_path).read_text()
     Path(log_path).unlink()
