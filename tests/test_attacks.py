@@ -80,7 +80,7 @@ def _joined(notebooks: list) -> object:
 
 
 def _pack_files() -> dict[Path, bytes]:
-    return {path: path.read_bytes() for path in (ROOT / "helpers").glob("*.py")}
+    return {path: path.read_bytes() for path in (ROOT / "helpers").rglob("*.py")}
 
 
 @pytest.fixture(scope="module")
