@@ -212,8 +212,8 @@ def slow_consumer(
 
 @steady
 def redis_restart(
-    server: EmbeddedRedis, count: int = 1500, rate: float = 1000,
-    restart_at: float = 0.5, down_for: float = 0.3, *, progress: Progress = None,
+    server: EmbeddedRedis, count: int = 1500, rate: float = 1000, restart_at: float = 0.5,
+    down_for: float = 0.3, *, progress: Progress = None,
 ) -> LossResult:  # fmt: skip
     """Restart Redis under a subscriber that reconnects on its own (redis-py's default retry).
 

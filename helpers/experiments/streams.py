@@ -136,8 +136,8 @@ def _distinct(readers: list[StreamReader]) -> int:
 @steady
 def stream_slow_consumer(
     server: Server, payload: int = 10_000, rate: float = 5000, count: int = 1500,
-    delay: float = 0.001, *, limit: str | None = "1mb 256kb 1", allow_shared: bool = False,
-    progress: Progress = None,
+    delay: float = 0.001, *, limit: str | None = "1mb 256kb 1",
+    allow_shared: bool = False, progress: Progress = None,
 ) -> LossResult:  # fmt: skip
     """The slow consumer again, reading a stream under the same buffer limit.
 
@@ -167,8 +167,8 @@ def stream_slow_consumer(
 
 @steady
 def stream_restart(
-    server: EmbeddedRedis, count: int = 1500, rate: float = 1000,
-    restart_at: float = 0.5, down_for: float = 0.3, *, progress: Progress = None,
+    server: EmbeddedRedis, count: int = 1500, rate: float = 1000, restart_at: float = 0.5,
+    down_for: float = 0.3, *, progress: Progress = None,
 ) -> LossResult:  # fmt: skip
     """Restart Redis (saving its data on the way down) under a producer and a consumer.
 
