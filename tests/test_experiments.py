@@ -230,6 +230,21 @@ def test_maxlen_trims_unread_entries(private_redis: EmbeddedRedis) -> None:
     assert result.gaps == [(0, 449)]
 
 
+def test_a_stream_reader_is_a_worker_that_stops_and_says_so(private_redis: EmbeddedRedis) -> None:
+    stream = experiments.unique_name("reader")
+    with redis.Redis.from_url(private_redis.url) as client:
+        client.xgroup_create(stream, "g", id="$", mkstream=True)
+        reader = experiments.StreamReader(private_redis, stream, "g", "c1").start()
+        client.xadd(stream, {"m": experiments.message(0, 1)})
+        reader.wait_for(1)
+        assert reader.running and [a.seq for a in reader.arrivals] == [0]
+        reader.stop()
+        reader.stop()  # a second stop (a re-run's clean-up) is harmless
+        client.delete(stream)
+    assert not reader.running and "stopped" in repr(reader)
+    assert no_experiment_threads()
+
+
 def test_restart_keeps_data_only_when_asked(private_redis: EmbeddedRedis) -> None:
     with redis.Redis.from_url(private_redis.url) as client:
         client.set("kept", "yes")

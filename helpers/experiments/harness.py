@@ -166,13 +166,13 @@ def on_our_clock(wall_ns: int) -> int:
 
 
 @contextlib.contextmanager
-def buffer_limit(url: str, pubsub_limit: str | None) -> Iterator[str]:
+def buffer_limit(server: Server, pubsub_limit: str | None) -> Iterator[str]:
     """Set `client-output-buffer-limit pubsub ...` for the block, then put back what was there.
 
     Yields the pubsub limit in force. None leaves the server's setting alone: notebook 05
     makes the `CONFIG SET` call in a cell of its own, where the learner can see and change it.
     """
-    admin = redis.Redis.from_url(url, decode_responses=True)
+    admin = redis.Redis.from_url(url_of(server), decode_responses=True)
     before = admin.config_get("client-output-buffer-limit")["client-output-buffer-limit"]
     if pubsub_limit is None:
         admin.close()

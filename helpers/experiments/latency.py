@@ -50,6 +50,7 @@ def call_latency(
 def ping_latency(server: Server, count: int = 1000, rate: float | None = None) -> LatencyResult:
     """The floor under everything else: one PING round trip to Redis and back."""
     with redis.Redis.from_url(url_of(server)) as client:
+        client.ping()  # connect first: the samples are round trips, not a connection setup
         return call_latency(client.ping, count, rate, label=N_("Redis PING round trip"))
 
 
