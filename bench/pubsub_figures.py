@@ -9,7 +9,6 @@ way. The ratio of the two is what the harness adds to what it reports.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 import redis
 from report import Row, median, percentile, spread, us, verdict
 
+from helpers import experiments
 from helpers.redis_server import EmbeddedRedis
 
 BENCH = Path(__file__).resolve().parent
@@ -28,15 +28,11 @@ PAYLOAD = 16  # bytes
 
 def _raw_latencies(lines: str) -> list[float]:
     """Latency in seconds of each message the raw loop heard, from the stamp it carries."""
-    from helpers.experiments import parse
-
-    return [(received - parse(data)[1]) / 1e9 for data, received in json.loads(lines)]
+    return [(received - experiments.parse(data)[1]) / 1e9 for data, received in json.loads(lines)]
 
 
 def _one_repeat(server: EmbeddedRedis, count: int) -> tuple[list[float], list[float]]:
     """(harness latencies, raw loop latencies) in seconds, for one stream of messages."""
-    from helpers import experiments
-
     channel = experiments.unique_name("bench")
     raw = subprocess.Popen(
         [sys.executable, str(BENCH / "raw_subscriber.py"), server.url, channel],
@@ -46,7 +42,7 @@ def _one_repeat(server: EmbeddedRedis, count: int) -> tuple[list[float], list[fl
     try:
         if raw.stdout.readline().strip() != "ready":
             raise RuntimeError("the raw subscriber did not start")
-        harness = experiments.pubsub_latency(server.url, count, RATE, PAYLOAD, channel=channel)
+        harness = experiments.pubsub_latency(server, count, RATE, PAYLOAD, channel=channel)
         with redis.Redis.from_url(server.url) as client:
             client.publish(channel, "stop")
         out, _ = raw.communicate(timeout=30)
@@ -60,12 +56,6 @@ def _one_repeat(server: EmbeddedRedis, count: int) -> tuple[list[float], list[fl
 def measure(server: EmbeddedRedis, repeats: int, count: int) -> tuple[list[Row], dict]:
     """One row: harness p50 / p99 against the raw loop's, and the ratio of the p50s."""
     figure = f"Pub/sub end-to-end latency p50 / p99 ({count} msgs at {RATE}/s × {repeats})"
-    if importlib.util.find_spec("helpers.experiments") is None:
-        message = (
-            "not available yet: helpers/experiments.py (issue 5, the pub/sub latency harness) "
-            "is not in this tree"
-        )
-        return [Row(figure, message, verdict="not measured")], {}
     harness_runs, raw_runs = [], []
     for _ in range(repeats):
         harness, raw = _one_repeat(server, count)

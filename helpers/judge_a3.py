@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from helpers.checks import Answers, expect, question
+from helpers.experiments import results
 from helpers.judge import is_int, is_number, rng, same, show
 
 LOSS = "a3_measure_loss"
@@ -87,18 +88,12 @@ def _loss_run(answers: Answers) -> None:
 
 
 def _lost(count: int, received: list[int]) -> list[int]:
-    heard = set(received)
-    return [seq for seq in range(count) if seq not in heard]
+    return results.lost(range(count), received)
 
 
 def _gaps(lost: list[int]) -> list[list[int]]:
-    found: list[list[int]] = []
-    for seq in sorted(set(lost)):
-        if found and seq == found[-1][1] + 1:
-            found[-1][1] = seq
-        else:
-            found.append([seq, seq])
-    return found
+    """As lists, [first, last], the shape the learner's gaps() returns."""
+    return [list(gap) for gap in results.gaps(lost)]
 
 
 def _drawn(count: int) -> list[int]:

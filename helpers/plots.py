@@ -3,21 +3,18 @@
 Each function returns a matplotlib `Figure` that no pyplot state holds on to: a
 notebook shows it by ending a cell with the call, a test saves it with `savefig`.
 Axes carry units; titles state the result measured, not just what is plotted.
-Also here: a progress bar that draws in the notebook's output rather than on stderr.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import numpy as np
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.pylabtools import select_figure_formats
-from IPython.display import display
 from matplotlib.figure import Figure
 
-from helpers.experiments import LatencyResult, LossResult
+from helpers.experiments.results import LatencyResult, LossResult
 from helpers.language import N_, _
 
 if InteractiveShell.initialized():
@@ -69,14 +66,7 @@ def latency(result: LatencyResult, note: str = SAME_PROCESS) -> Figure:
     fig.suptitle(
         _(
             "{label}: p50 {p50:.0f} µs, p99 {p99:.0f} µs ({received} of {sent} messages; {note})"
-        ).format(
-            label=result.label,
-            p50=result.p50_us,
-            p99=result.p99_us,
-            received=result.received,
-            sent=result.sent,
-            note=_(note),
-        ),
+        ).format(**result.summary(), note=_(note)),
         fontsize=11,
     )
     return fig
@@ -230,42 +220,6 @@ def timelines(results: Sequence[LossResult]) -> Figure:
     for ax in axes[len(results) :]:
         ax.set_visible(False)
     return fig
-
-
-class ProgressBar:
-    """A progress bar in the cell's output; call it with the fraction done (0..1).
-
-    tqdm writes to stderr, which a notebook shows as an error box; this draws an
-    HTML <progress> element instead and updates it in place, at most every 0.1 s.
-    Outside a notebook it prints nothing.
-    """
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.started = time.perf_counter()
-        self.last = 0.0
-        shown = InteractiveShell.initialized()
-        self.handle = display(self._bundle(0.0), raw=True, display_id=True) if shown else None
-
-    def _bundle(self, fraction: float, done: str = "") -> dict[str, str]:
-        percent = f"{fraction:.0%}"
-        return {
-            "text/plain": f"{self.label}: {done or percent}",
-            "text/html": (
-                f'<progress value="{fraction:.3f}" max="1" style="width: 30em"></progress> '
-                f"{self.label}: {done or percent}"
-            ),
-        }
-
-    def __call__(self, fraction: float) -> None:
-        now = time.perf_counter()
-        if self.handle is None or (now - self.last < 0.1 and fraction < 1):
-            return
-        self.last = now
-        done = (
-            _("done in {seconds:.1f} s").format(seconds=now - self.started) if fraction >= 1 else ""
-        )
-        self.handle.update(self._bundle(fraction, done), raw=True)
 
 
 def bus_cost(costs: dict[int, dict[str, float]]) -> Figure:

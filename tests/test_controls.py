@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import pytest
 
-from helpers.controls import RunPanel
+from helpers.controls import ProgressBar, RunPanel
 
 
 def test_run_gets_the_slider_values_and_a_progress_callable() -> None:
@@ -40,3 +40,16 @@ def test_an_error_leaves_the_panel_ready_for_another_try() -> None:
 def test_a_panel_needs_a_control() -> None:
     with pytest.raises(ValueError, match="at least one control"):
         RunPanel(lambda progress: None)
+
+
+def test_a_progress_bar_moves_a_widget_and_draws_nothing_outside_a_notebook() -> None:
+    bar = widgets.FloatProgress(value=0, min=0, max=1)
+    progress = ProgressBar("run", bar=bar)
+    progress(0.25)
+    assert bar.value == 0.25
+    progress(3)  # the end always shows, clamped
+    assert bar.value == 1.0
+    assert progress.took().startswith("done in ")
+    alone = ProgressBar("alone")  # no IPython here: no display, no error
+    alone(0.5)
+    assert alone.handle is None

@@ -55,6 +55,24 @@ def test_gaps_and_counts_from_records() -> None:
     assert counts["duplicates"] == 1
 
 
+def test_lost_and_gaps_take_sequence_numbers_in_any_order() -> None:
+    """The one definition LossResult and assignment 3's checks share."""
+    assert experiments.lost(range(6), [0, 2, 2, 9]) == [1, 3, 4, 5]
+    assert experiments.gaps([5, 3, 4, 1, 1]) == [(1, 1), (3, 5)]
+    assert experiments.gaps([]) == []
+
+
+def test_an_experiment_takes_a_url_or_the_server_and_says_so_otherwise(
+    private_redis: EmbeddedRedis,
+) -> None:
+    assert experiments.ping_latency(private_redis, count=5).received == 5
+    with (
+        redis.Redis.from_url(private_redis.url) as client,
+        pytest.raises(TypeError, match="Redis URL"),
+    ):
+        experiments.ping_latency(client, count=5)
+
+
 def test_paced_publishing_keeps_the_rate_that_sleep_loses() -> None:
     drift = experiments.pacing_drift(rate=2000, count=400)
     assert drift["schedule"] > 0.8 * drift["asked"]
@@ -74,8 +92,7 @@ def test_latency_records_are_positive_and_ordered(private_redis: EmbeddedRedis) 
 
 
 def test_ping_rpc_style_and_stream_latency(private_redis: EmbeddedRedis) -> None:
-    with redis.Redis.from_url(private_redis.url) as client:
-        ping = experiments.ping_latency(client, count=200)
+    ping = experiments.ping_latency(private_redis.url, count=200)
     stream = experiments.stream_latency(private_redis.url, count=200, rate=2000)
     assert ping.received == 200 and min(ping.samples_ns) > 0
     assert stream.received == 200 and min(stream.samples_ns) > 0
@@ -211,6 +228,21 @@ def test_maxlen_trims_unread_entries(private_redis: EmbeddedRedis) -> None:
     result = experiments.stream_trimmed(private_redis.url, count=500, maxlen=50)
     assert result.received_seqs == set(range(450, 500))
     assert result.gaps == [(0, 449)]
+
+
+def test_a_stream_reader_is_a_worker_that_stops_and_says_so(private_redis: EmbeddedRedis) -> None:
+    stream = experiments.unique_name("reader")
+    with redis.Redis.from_url(private_redis.url) as client:
+        client.xgroup_create(stream, "g", id="$", mkstream=True)
+        reader = experiments.StreamReader(private_redis, stream, "g", "c1").start()
+        client.xadd(stream, {"m": experiments.message(0, 1)})
+        reader.wait_for(1)
+        assert reader.running and [a.seq for a in reader.arrivals] == [0]
+        reader.stop()
+        reader.stop()  # a second stop (a re-run's clean-up) is harmless
+        client.delete(stream)
+    assert not reader.running and "stopped" in repr(reader)
+    assert no_experiment_threads()
 
 
 def test_restart_keeps_data_only_when_asked(private_redis: EmbeddedRedis) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import redis
 
 from helpers import experiments, plots
 from helpers.redis_server import EmbeddedRedis
@@ -20,8 +19,7 @@ def texts(fig) -> str:
 
 
 def test_latency_plots(private_redis: EmbeddedRedis, output_dir: Path) -> None:
-    with redis.Redis.from_url(private_redis.url) as client:
-        ping = experiments.ping_latency(client, count=200)
+    ping = experiments.ping_latency(private_redis, count=200)  # a URL or the server itself
     pubsub = experiments.pubsub_latency(private_redis.url, count=300, rate=2000)
     sweep = experiments.rate_sweep(private_redis.url, [500, 2000], seconds=0.1)
 
