@@ -576,7 +576,7 @@ def edit_guard(ctx: Context) -> list[Submission]:
     code = f"""
 with open({str(ctx.pack / "helpers" / "grading_guard.py")!r}, "a") as _f:
     _f.write({disarm!r})
-with open({str(ctx.pack / "helpers" / "checks.py")!r}, "a") as _f:
+with open({str(ctx.pack / "helpers" / "checks" / "__init__.py")!r}, "a") as _f:
     _f.write({addition!r})
 """
     return [

@@ -67,6 +67,14 @@ def _chat_names(answers: Answers) -> None:
         )
 
 
+def _returns(
+    answers: Answers, label: str, function: Any, *, want: Any, hint: str, note: str = ""
+) -> None:
+    """Call the learner's `function` (no arguments) and expect exactly `want` back."""
+    got = answers.call(label, function)
+    expect(same(got, want), f"{label} == {want!r}{note}", f"it returned {show(got)}", hint)
+
+
 def _publish_as_zed(
     answers: Answers, room: str, text: str, *, reach: int, who: str, hint: str
 ) -> str:
@@ -109,31 +117,24 @@ def _chat_room(answers: Answers) -> None:
             "Return what r.publish(...) returns. It counts the subscribers Redis queued "
             "the message for, and ann is subscribed to her own room too.",
         )
-        heard = answers.call("bob.history()", bob.history)
-        want = [[room, "ann", "hello bob"]]
-        expect(
-            same(heard, want),
-            f"bob.history() == {want!r}",
-            f"it returned {show(heard)}",
-            "_heard() must append (room, sender, text) to self.seen; the room is the "
+        _returns(
+            answers,
+            "bob.history()",
+            bob.history,
+            want=[[room, "ann", "hello bob"]],
+            hint="_heard() must append (room, sender, text) to self.seen; the room is the "
             "channel name without the channel_for('') prefix.",
         )
-        channel = _publish_as_zed(
-            answers,
-            room,
-            text,
-            reach=2,
-            who="ann and bob",
-            hint="join() must subscribe, on Redis, to channel_for(room).",
-        )
+        hint = "join() must subscribe, on Redis, to channel_for(room)."
+        channel = _publish_as_zed(answers, room, text, reach=2, who="ann and bob", hint=hint)
         answers.call(f"bob.say({room!r}, 'hi ann')", bob.say, room, "hi ann")
-        both = answers.call("ann.history()", ann.history)
-        want = [[room, "ann", "hello bob"], [room, "zed", text], [room, "bob", "hi ann"]]
-        expect(
-            same(both, want),
-            f"ann.history() == {want!r}, oldest first (zed's message was published by the check)",
-            f"it returned {show(both)}",
-            "history() returns everything this member heard from Redis, in arrival order.",
+        _returns(
+            answers,
+            "ann.history()",
+            ann.history,
+            want=[[room, "ann", "hello bob"], [room, "zed", text], [room, "bob", "hi ann"]],
+            note=", oldest first (zed's message was published by the check)",
+            hint="history() returns everything this member heard from Redis, in arrival order.",
         )
         spy = Listener(answers.redis, channel)
         count = answers.call(f"bob.say({room!r}, ...)", bob.say, room, text)
@@ -179,23 +180,17 @@ def _chat_pattern(answers: Answers) -> None:
             f"it returned {show(count)}",
             "join() must use psubscribe for a room name with * in it, subscribe otherwise.",
         )
-        _publish_as_zed(
-            answers,
-            green_room,
-            text,
-            reach=1,
-            who="the watcher",
-            hint="watcher.join('...-*') must psubscribe to channel_for('...-*') on Redis.",
-        )
+        hint = "watcher.join('...-*') must psubscribe to channel_for('...-*') on Redis."
+        _publish_as_zed(answers, green_room, text, reach=1, who="the watcher", hint=hint)
         answers.call(f"ann.say({blue_room!r}, 'blue here')", ann.say, blue_room, "blue here")
         answers.call(f"ann.say({base + 'lobby'!r}, 'x')", ann.say, base + "lobby", "x")
-        heard = answers.call("watcher.history()", watcher.history)
         want = [[red_room, "red", "go"], [green_room, "zed", text], [blue_room, "ann", "blue here"]]
-        expect(
-            same(heard, want),
-            f"watcher.history() == {want!r}",
-            f"it returned {show(heard)}",
-            "For a pattern subscription the message type is 'pmessage': message['channel'] "
+        _returns(
+            answers,
+            "watcher.history()",
+            watcher.history,
+            want=want,
+            hint="For a pattern subscription the message type is 'pmessage': message['channel'] "
             "is the room's own channel, message['pattern'] is what was joined.",
         )
     finally:

@@ -2,16 +2,46 @@
 
 The learner types an answer in a cell and runs `quiz.check(key, answer)`: a wrong
 choice gets the reason it is wrong, a right one the reason it is right. Nothing is
-recorded or graded; the assignments have their own checks. The questions themselves
-are data, in helpers.quiz.questions.
+recorded or graded; the assignments have their own checks. The questions are data,
+in quiz.toml beside this file, so adding one needs no code.
 """
 
 from __future__ import annotations
 
-from helpers.language import _
-from helpers.quiz.questions import QUESTIONS, Question
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["QUESTIONS", "Question", "check", "texts"]
+from helpers.language import _
+
+QUESTIONS_FILE = Path(__file__).with_name("quiz.toml")
+
+
+@dataclass(frozen=True)
+class Question:
+    """A multiple-choice question with a reason for every choice."""
+
+    text: str
+    choices: dict[str, str]  # letter -> choice
+    answer: str
+    reasons: dict[str, str]  # letter -> why that choice is right or wrong
+
+
+def load(path: Path = QUESTIONS_FILE) -> dict[str, Question]:
+    """The questions of `path` by key: a table per question, a sub-table per choice letter."""
+    questions = {}
+    for key, entry in tomllib.loads(path.read_text()).items():
+        letters = {k: v for k, v in entry.items() if k not in ("text", "answer")}
+        questions[key] = Question(
+            text=entry["text"],
+            choices={letter: item["choice"] for letter, item in letters.items()},
+            answer=entry["answer"],
+            reasons={letter: item["reason"] for letter, item in letters.items()},
+        )
+    return questions
+
+
+QUESTIONS = load()
 
 
 def check(key: str, answer: str | None) -> None:
