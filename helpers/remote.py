@@ -251,7 +251,7 @@ class RelayService:
 
 def checked_questions(source: str, where: str) -> list[str]:
     """The question ids a test cell checks: its visible part must be check("...") calls only."""
-    visible = assignments.replace_regions(source, assignments.HIDDEN, False, where)
+    visible = assignments.replace_regions(source, assignments.HIDDEN, prompt=False, where=where)
     found = []
     for statement in ast.parse(visible).body:
         call = statement.value if isinstance(statement, ast.Expr) else None

@@ -70,6 +70,18 @@ def test_every_assignment_has_checks_for_exactly_its_test_cells(name: str) -> No
     assert points == {qid: q.points for qid, q in checks.ASSIGNMENTS[name].items()}
 
 
+def test_a_timed_call_gives_its_value_what_it_raised_or_that_it_still_runs() -> None:
+    assert tools.call_in_thread(lambda x: x + 1, (1,), {}, name="t", timeout=2) == {"value": 2}
+    raised = tools.call_in_thread(int, ("x",), {}, name="t", timeout=2)["raised"]
+    assert raised["type"] == "ValueError" and "invalid literal" in raised["message"]
+    released = threading.Event()
+    try:
+        outcome = tools.call_in_thread(released.wait, (10,), {}, name="t", timeout=0.2)
+    finally:
+        released.set()
+    assert outcome == {"timeout": 0.2}
+
+
 def test_the_kernels_copy_of_titles_and_points_is_what_the_sources_say() -> None:
     assert json.loads(catalog.QUESTIONS_FILE.read_text()) == catalog.collect(), catalog.STALE
 
