@@ -52,10 +52,7 @@ def check(key: str, answer: str | None) -> None:
     question = QUESTIONS.get(key)
     if question is None:
         raise KeyError(f"no question {key!r}; the questions are {sorted(QUESTIONS)}")
-    if answer is None:
-        print(_(question.text))
-        for letter, choice in question.choices.items():
-            print(f"  {letter}) {_(choice)}")
+    if answer is None:  # the markdown above the cell shows the question and its choices
         print(_('Put your letter in place of None, e.g. answer = "a", and run the cell again.'))
         return
     letter = str(answer).strip().lower().rstrip(")")
