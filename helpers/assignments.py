@@ -7,8 +7,8 @@ and `nbgrader autograde` accept them as they are:
 * `metadata.nbgrader` on a cell: `grade_id` (unique name), `solution` (the learner
   writes here), `grade` + `points` (a test cell worth that many points), `locked`
   (restored from the source at grading time, whatever the learner did to it). Only
-  the keys of nbgrader's schema are allowed there; a question's title lives with its
-  check, in `helpers.checks`.
+  the keys of nbgrader's schema are allowed there; a question's title is the pack's
+  own key `course_title` in the test cell's metadata, beside nbgrader's.
 * A line containing `BEGIN SOLUTION` ... a line containing `END SOLUTION` (written
   `### BEGIN SOLUTION`): the student copy gets nbgrader's stub instead, `# YOUR CODE
   HERE` and `raise NotImplementedError()`, indented like the marker. A solution cell
@@ -31,8 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-
-from helpers import checks
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE_DIR = ROOT / "assignments" / "source"
@@ -58,6 +56,7 @@ NBGRADER_KEYS = {
 }
 # Output metadata that clearing outputs removes, as nbconvert's ClearOutputPreprocessor does.
 OUTPUT_METADATA = ("collapsed", "scrolled")
+TITLE = "course_title"  # a test cell's metadata: its question's title, as checks show it
 
 
 class AssignmentError(ValueError):
@@ -143,7 +142,7 @@ def _check_metadata(meta: dict, where: str) -> None:
         raise AssignmentError(
             f"{where}: metadata.nbgrader has {', '.join(map(repr, extra))}, which nbgrader's "
             "schema does not allow; keep the pack's own data elsewhere (a question's title "
-            "is given to its check in helpers.checks)"
+            f"goes in the cell's metadata {TITLE!r}, which helpers.checks shows)"
         )
     missing = [key for key in ("schema_version", "grade", "locked", "solution") if key not in meta]
     if missing or meta["schema_version"] != 3:
@@ -156,9 +155,8 @@ def _check_metadata(meta: dict, where: str) -> None:
 def validate(nb, name: str) -> list[Question]:
     """Check a source notebook's conventions and return its questions in order.
 
-    `name` is the assignment's name unless the notebook's `course_assignment` says it.
+    `name` names the notebook in error messages.
     """
-    assignment = nb.get("metadata", {}).get("course_assignment") or name
     seen: set[str] = set()
     questions = []
     for index, cell in enumerate(nb.cells):
@@ -187,7 +185,10 @@ def validate(nb, name: str) -> list[Question]:
                 raise AssignmentError(f"{where}: test cell {gid!r} needs points > 0")
             if meta.get("solution"):
                 raise AssignmentError(f"{where}: {gid!r} cannot be both a test and a solution")
-            questions.append(Question(gid, float(meta["points"]), checks.title(assignment, gid)))
+            title = cell.get("metadata", {}).get(TITLE)
+            if not isinstance(title, str) or not title.strip():
+                raise AssignmentError(f"{where}: test cell {gid!r} needs a title: metadata {TITLE}")
+            questions.append(Question(gid, float(meta["points"]), title))
         if meta.get("solution") and meta.get("locked"):
             raise AssignmentError(f"{where}: solution cell {gid!r} cannot be locked")
     if not questions:

@@ -1,6 +1,6 @@
 """The kernel's end of the grader's bridge: JSON in, JSON out, nothing else.
 
-While a submission is graded, the judge (helpers.judge, in the grader's own process)
+While a submission is graded, the judge (helpers.remote, in the grader's own process)
 asks the learner's kernel to look up a name or call a function, one request at a time,
 as an execute request like `handle('{"op": "call", ...}', 'token')`. This module answers
 with one printed line: the token, then JSON.
@@ -21,7 +21,9 @@ import socket
 import threading
 from typing import Any
 
-CALL_TIMEOUT = 5.0
+from helpers.checks.tools import CALL_TIMEOUT, call_in_thread
+
+CALL_NAME = "grader bridge call"  # the thread's name: a call of the learner's code, timed
 MAX_ITEMS = 100_000  # values in one answer; more is refused, not sent
 PLAIN = (type(None), bool, int, float, str)
 
@@ -68,27 +70,6 @@ def decode(value: Any) -> Any:
     return value
 
 
-def _timed(function: Any, *args: Any, **kwargs: Any) -> dict:
-    """Call `function` in a thread: its value, what it raised, or that it did not return."""
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = function(*args, **kwargs)
-        except BaseException as error:  # noqa: BLE001 - reported to the judge as data
-            outcome["error"] = error
-
-    worker = threading.Thread(target=run, name="grader bridge call", daemon=True)
-    worker.start()
-    worker.join(CALL_TIMEOUT)
-    if worker.is_alive():
-        return {"timeout": CALL_TIMEOUT}
-    if "error" in outcome:
-        error = outcome["error"]
-        return {"raised": {"type": type(error).__name__[:80], "message": str(error)[:2000]}}
-    return {"value": outcome.get("value")}
-
-
 def _namespace() -> dict:
     from IPython import get_ipython
 
@@ -106,9 +87,12 @@ def answer(request: dict) -> dict:
         reply = {"value": _namespace().get(request["name"], _MISSING)}
     elif op == "call":
         args, kwargs = decode(request.get("args", [])), decode(request.get("kwargs", {}))
-        reply = _timed(_objects[request["ref"]], *args, **kwargs)
+        reply = call_in_thread(
+            _objects[request["ref"]], args, kwargs, name=CALL_NAME, timeout=CALL_TIMEOUT
+        )
     elif op == "attr":
-        reply = _timed(getattr, _objects[request["ref"]], request["name"], _MISSING)
+        target = (_objects[request["ref"]], request["name"], _MISSING)
+        reply = call_in_thread(getattr, target, {}, name=CALL_NAME, timeout=CALL_TIMEOUT)
     elif op == "serve":
         reply = _serve(decode(request["methods"]), request["relay"])
     elif op == "stop":

@@ -1,7 +1,7 @@
 """The judge: decides a question from the grader's own process, never from text the kernel prints.
 
 At each check cell of a submission, the grader runs the question's rules
-(helpers.judge_a1, ...) and the instructor's hidden tests here, in the trusted
+(helpers.checks.a1_chat_room, ...) and the instructor's hidden tests here, in the trusted
 process. The learner's kernel is a black box reached over helpers.bridge: the judge asks
 it for a name or to call a function with inputs the judge chose (drawn per run), and
 gets JSON back, which it turns into plain data and compares with exact types. Effects
@@ -27,7 +27,7 @@ from typing import Any
 
 from helpers import assignments, bridge, checks, pubsub
 from helpers.checks import Mismatch
-from helpers.judge import LearnerError
+from helpers.checks.tools import LearnerError
 
 MAX_REPLY = 8 * 2**20  # bytes of one bridge answer or one JSON-RPC reply
 MARGIN = 5.0  # seconds on top of the bridge's own call timeout
@@ -114,7 +114,7 @@ def encode(value: Any) -> Any:
 class Proxy:
     """An object that stays in the learner's kernel: call it, read its attributes; that is all.
 
-    It is never equal to any data (comparisons use helpers.judge.same), and its methods
+    It is never equal to any data (comparisons use helpers.checks.tools.same), and its methods
     run nothing of the learner's here.
     """
 
@@ -251,7 +251,7 @@ class RelayService:
 
 def checked_questions(source: str, where: str) -> list[str]:
     """The question ids a test cell checks: its visible part must be check("...") calls only."""
-    visible = assignments.replace_regions(source, assignments.HIDDEN, False, where)
+    visible = assignments.replace_regions(source, assignments.HIDDEN, prompt=False, where=where)
     found = []
     for statement in ast.parse(visible).body:
         call = statement.value if isinstance(statement, ast.Expr) else None

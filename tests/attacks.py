@@ -312,7 +312,7 @@ def empty_registry(ctx: Context) -> list[Submission]:
 from helpers import checks
 for _questions in checks.ASSIGNMENTS.values():
     for _qid, _q in list(_questions.items()):
-        _questions[_qid] = checks.Question(_q.id, _q.title, _q.points, lambda answers: None)
+        _questions[_qid] = checks.QuestionCheck(_q.assignment, _q.id, lambda answers: None)
 """
     return [Submission("c1-empty-registry", KV, scratch(release(KV), attempt(code)))]
 
@@ -576,7 +576,7 @@ def edit_guard(ctx: Context) -> list[Submission]:
     code = f"""
 with open({str(ctx.pack / "helpers" / "grading_guard.py")!r}, "a") as _f:
     _f.write({disarm!r})
-with open({str(ctx.pack / "helpers" / "checks.py")!r}, "a") as _f:
+with open({str(ctx.pack / "helpers" / "checks" / "__init__.py")!r}, "a") as _f:
     _f.write({addition!r})
 """
     return [

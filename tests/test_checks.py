@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -14,7 +16,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from helpers import assignments, background, checks, judge_a2
+from helpers import assignments, background, checks
+from helpers.checks import a2_kv_service, catalog, tools
 from tests.notebook_runner import probe, problems
 
 NAMES = [path.stem for path in assignments.source_paths()]
@@ -65,6 +68,52 @@ def test_every_assignment_has_checks_for_exactly_its_test_cells(name: str) -> No
     assert [q.grade_id for q in questions] == list(checks.ASSIGNMENTS[name])
     points = {q.grade_id: q.points for q in questions}
     assert points == {qid: q.points for qid, q in checks.ASSIGNMENTS[name].items()}
+
+
+def test_a_timed_call_gives_its_value_what_it_raised_or_that_it_still_runs() -> None:
+    assert tools.call_in_thread(lambda x: x + 1, (1,), {}, name="t", timeout=2) == {"value": 2}
+    raised = tools.call_in_thread(int, ("x",), {}, name="t", timeout=2)["raised"]
+    assert raised["type"] == "ValueError" and "invalid literal" in raised["message"]
+    released = threading.Event()
+    try:
+        outcome = tools.call_in_thread(released.wait, (10,), {}, name="t", timeout=0.2)
+    finally:
+        released.set()
+    assert outcome == {"timeout": 0.2}
+
+
+def test_the_kernels_copy_of_titles_and_points_is_what_the_sources_say() -> None:
+    assert json.loads(catalog.QUESTIONS_FILE.read_text()) == catalog.collect(), catalog.STALE
+
+
+def test_a_checks_title_and_points_come_from_the_notebook_metadata(tmp_path, monkeypatch) -> None:
+    name = "a1_chat_room"
+    nb = notebook(name)
+    cell = next(c for c in nb.cells if assignments.grade_id(c) == "q1")
+    cell.metadata[assignments.TITLE] = "names, renamed"
+    cell.metadata.nbgrader["points"] = 7
+    for path in assignments.source_paths():
+        shutil.copy(path, tmp_path)
+    nbformat.write(nb, tmp_path / f"{name}.ipynb")
+    monkeypatch.setattr(catalog, "QUESTIONS_FILE", catalog.write(tmp_path, tmp_path / "q.json"))
+    result = checks.run_check(name, "q1", {})
+    assert (result.title, result.points) == ("names, renamed", 7)
+    assert str(result).startswith("❌ q1 · names, renamed: not yet (0/7 points)")
+    graded = {q.grade_id: (q.title, q.points) for q in assignments.validate(nb, name)}
+    assert graded["q1"] == ("names, renamed", 7)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_questions_heading_shows_the_title_and_points_of_its_metadata(name: str) -> None:
+    headings = [
+        c.source.split("\n")[0] for c in notebook(name).cells if c.source.startswith("## Question")
+    ]
+    questions = assignments.validate(notebook(name), name)
+    assert len(headings) == len(questions)
+    for number, (heading, q) in enumerate(zip(headings, questions, strict=True), start=1):
+        unit = "point" if q.points == 1 else "points"
+        want = f"## Question {number} · {q.title} ({q.points:g} {unit})"
+        assert heading.casefold() == want.casefold(), f"{name} {q.grade_id}: {heading!r}"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -118,7 +167,7 @@ def test_wrong_behaviour_is_described_with_expected_and_got(kernel_redis) -> Non
 
 
 def test_code_that_never_returns_is_reported_not_waited_for(kernel_redis, monkeypatch) -> None:
-    monkeypatch.setattr(checks, "CALL_TIMEOUT", 0.5)
+    monkeypatch.setattr(tools, "CALL_TIMEOUT", 0.5)
     namespace = run_cells(notebook("a1_chat_room"))
     released = threading.Event()
 
@@ -227,7 +276,7 @@ def test_kv_checks_catch_a_wrong_error_code(kernel_redis) -> None:
     namespace["methods"] = {**namespace["methods"], "get": get_with_generic_error}
     result = checks.run_check("a2_kv_service", "q1", namespace)
     assert not result.passed
-    assert f"an error with code {judge_a2.KEY_NOT_FOUND}" in result.expected
+    assert f"an error with code {a2_kv_service.KEY_NOT_FOUND}" in result.expected
     assert "-32000" in result.got
 
 

@@ -1,16 +1,9 @@
-"""Instant feedback in the assignment notebooks: `check("q1")` after each question, `check_all()`.
+"""The check framework: what a check reads, how it fails, and what it shows.
 
-Each check reads the learner's definitions from the notebook (the calling cell's
-globals), runs them against the kernel's Redis with fresh channel names of its own,
-and says what was expected, what the code did and a hint. Checks create and close
-everything they use, so re-running cells, or running them out of order, does not
-change what a check sees. A call into the learner's code that does not return within
-CALL_TIMEOUT seconds is reported, not waited for.
-
-Under a grader a failed check raises CheckFailed, so its test cell errors and scores
-zero: under the pack's (COURSE_GRADING=1 in the kernel's environment) and under
-nbgrader's autograde and validate (which set NBGRADER_EXECUTION). A check shows its
-result as printed text, not as the cell's value, which nbgrader would read as a score.
+A question's rules (helpers.checks.a1_chat_room, ...) get an Answers, the learner's
+notebook as a check sees it, and fail with a Mismatch: what was expected, what the code
+did, and a hint. run_check turns that into a Result, with the title and points the source
+notebook's metadata gives the question (helpers.checks.catalog).
 """
 
 from __future__ import annotations
@@ -18,17 +11,16 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
-from helpers import judge, pubsub, redis_server
+from helpers import pubsub, redis_server
+from helpers.checks import catalog, tools
 
 GRADING_ENV = "COURSE_GRADING"
 NBGRADER_ENV = "NBGRADER_EXECUTION"  # "autograde" or "validate" while nbgrader runs a notebook
-CALL_TIMEOUT = 5.0
 
 
 class Mismatch(Exception):
@@ -50,6 +42,7 @@ class Result:
     question: str
     title: str
     points: float
+    _: KW_ONLY
     passed: bool
     expected: str = ""
     got: str = ""
@@ -82,7 +75,7 @@ class Answers:
     This one reads the calling cell's namespace, in the learner's kernel. The grader's
     judge uses helpers.remote.RemoteAnswers instead, which overrides lookup(), invoke(),
     redis, channel() and serve() to reach the kernel from outside; the rules of each
-    question (helpers.judge_a1, ...) see no difference.
+    question (helpers.checks.a1_chat_room, ...) see no difference.
     """
 
     def __init__(self, namespace: dict[str, Any]) -> None:
@@ -95,27 +88,16 @@ class Answers:
         """(whether `name` is defined, its value as plain data)."""
         if name not in self.namespace:
             return False, None
-        return True, judge.plain(self.namespace[name])
+        return True, tools.plain(self.namespace[name])
 
     def invoke(self, function: Any, args: tuple, kwargs: dict) -> dict:
         """Call `function` in a thread: {"value": ...}, {"raised": {...}} or {"timeout": s}."""
-        outcome: dict[str, Any] = {}
-
-        def run() -> None:
-            try:
-                outcome["value"] = function(*args, **kwargs)
-            except BaseException as error:  # noqa: BLE001 - reported to the learner below
-                outcome["error"] = error
-
-        worker = threading.Thread(target=run, name="check: a call of your code", daemon=True)
-        worker.start()
-        worker.join(CALL_TIMEOUT)
-        if worker.is_alive():
-            return {"timeout": CALL_TIMEOUT}
-        if "error" in outcome:
-            error = outcome["error"]
-            return {"raised": {"type": type(error).__name__, "message": str(error)}}
-        return {"value": judge.plain(outcome.get("value"))}
+        outcome = tools.call_in_thread(
+            function, args, kwargs, name="check: a call of your code", timeout=tools.CALL_TIMEOUT
+        )
+        if "value" in outcome:
+            outcome["value"] = tools.plain(outcome["value"])
+        return outcome
 
     @property
     def redis(self) -> Any:
@@ -130,7 +112,7 @@ class Answers:
 
     def serve(self, methods: Any) -> Any:
         """The learner's JSON-RPC `methods` on a server of the check's own: .send(), .close()."""
-        return judge.LocalService(methods, CALL_TIMEOUT)
+        return tools.LocalService(methods, timeout=tools.CALL_TIMEOUT)
 
     def close(self) -> None:
         if self._redis is not None:
@@ -162,7 +144,7 @@ class Answers:
         outcome = self.invoke(function, args, kwargs)
         if "timeout" in outcome:
             raise Mismatch(
-                f"{label} to return within {CALL_TIMEOUT:g} s",
+                f"{label} to return within {outcome['timeout']:g} s",
                 "it was still running",
                 "Look for a loop that never ends, or a blocking read such as listen() "
                 "without a timeout. It is still running in the background: restart the "
@@ -197,30 +179,36 @@ def fresh_name(prefix: str = "check") -> str:
 
 
 @dataclass(frozen=True)
-class Question:
+class QuestionCheck:
+    """The check of one question: the function that decides it, under the question's grade_id.
+
+    Its title and points are not typed here: they are the source notebook's (catalog).
+    """
+
+    assignment: str
     id: str
-    title: str
-    points: float
     run: Callable[[Answers], None]
 
+    @property
+    def title(self) -> str:
+        return catalog.heading(self.assignment, self.id).title
 
-ASSIGNMENTS: dict[str, dict[str, Question]] = {}
+    @property
+    def points(self) -> float:
+        return catalog.heading(self.assignment, self.id).points
 
 
-def question(assignment: str, qid: str, title: str, points: float) -> Callable:
-    """Register the decorated function as the check of `qid` in `assignment`."""
+ASSIGNMENTS: dict[str, dict[str, QuestionCheck]] = {}
+
+
+def question(assignment: str, qid: str) -> Callable:
+    """Register the decorated function as the check of question `qid` in `assignment`."""
 
     def register(run: Callable[[Answers], None]) -> Callable[[Answers], None]:
-        ASSIGNMENTS.setdefault(assignment, {})[qid] = Question(qid, title, points, run)
+        ASSIGNMENTS.setdefault(assignment, {})[qid] = QuestionCheck(assignment, qid, run)
         return run
 
     return register
-
-
-def title(assignment: str, qid: str) -> str:
-    """The question's title, given here once, beside its check; the grade_id if it has none."""
-    item = ASSIGNMENTS.get(assignment, {}).get(qid)
-    return item.title if item else qid
 
 
 def grading() -> bool:
@@ -242,10 +230,18 @@ def run_check(assignment: str, qid: str, namespace: dict[str, Any]) -> Result:
     try:
         item.run(answers)
     except Mismatch as failed:
-        return Result(qid, item.title, item.points, False, failed.expected, failed.got, failed.hint)
+        return Result(
+            qid,
+            item.title,
+            item.points,
+            passed=False,
+            expected=failed.expected,
+            got=failed.got,
+            hint=failed.hint,
+        )
     finally:
         answers.close()
-    return Result(qid, item.title, item.points, True)
+    return Result(qid, item.title, item.points, passed=True)
 
 
 @dataclass(frozen=True)
@@ -300,8 +296,3 @@ def close_all(*clients: Any) -> None:
         if callable(close):
             with contextlib.suppress(Exception):  # a learner's close() must not hide the result
                 close()
-
-
-# The questions of each assignment, in modules of their own that the grader's judge
-# shares (helpers.judge_a1, ...). Importing them registers them here.
-from helpers import judge_a1, judge_a2, judge_a3  # noqa: E402, F401

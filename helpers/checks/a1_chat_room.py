@@ -1,8 +1,8 @@
 """The checks of assignment 1, a chat room over pub/sub: one definition for check() and the judge.
 
-`answers` is the learner's notebook seen from a check: in the kernel (helpers.checks)
+`answers` is the learner's notebook seen from a check: in the kernel (helpers.checks.core)
 or from the grader, over the bridge (helpers.remote). Values come back as plain data
-(helpers.judge). Where the lesson is about messages, the check looks at Redis itself:
+(helpers.checks.tools). Where the lesson is about messages, the check looks at Redis itself:
 it publishes its own messages and listens with its own subscriber, so a ChatClient
 that only pretends (a list shared between objects, numbers typed in) does not pass.
 Rooms and texts are drawn afresh each run.
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from helpers.checks import Answers, close_all, expect, fresh_name, question
-from helpers.judge import (
+from helpers.checks.core import Answers, close_all, expect, fresh_name, question
+from helpers.checks.tools import (
     Listener,
     is_int,
     is_text,
@@ -32,7 +32,7 @@ def _members(answers: Answers, *names: str) -> list[Any]:
     return [answers.call(f"ChatClient({name!r})", chat_client, name) for name in names]
 
 
-@question(CHAT, "q1", "channel names and messages", 1)
+@question(CHAT, "q1")
 def _chat_names(answers: Answers) -> None:
     channel_for = answers.get("channel_for", "question 1")
     encode = answers.get("encode", "question 1")
@@ -67,22 +67,41 @@ def _chat_names(answers: Answers) -> None:
         )
 
 
-def _published(answers: Answers, room: str, sender: str, text: str) -> tuple[str, Any]:
-    """(channel, data): the learner's channel for `room`, and `text` as their encode() makes it."""
+def _returns(
+    answers: Answers, label: str, function: Any, *, want: Any, hint: str, note: str = ""
+) -> None:
+    """Call the learner's `function` (no arguments) and expect exactly `want` back."""
+    got = answers.call(label, function)
+    expect(same(got, want), f"{label} == {want!r}{note}", f"it returned {show(got)}", hint)
+
+
+def _publish_as_zed(
+    answers: Answers, room: str, text: str, *, reach: int, who: str, hint: str
+) -> str:
+    """Publish zed's `text` as the learner's encode() makes it, on their channel for `room`,
+    with the check's own connection; expect Redis to queue it for `reach` subscribers.
+
+    Returns the channel. What Redis itself counts cannot be faked by a ChatClient.
+    """
     channel = answers.call(f"channel_for({room!r})", answers.get("channel_for", "question 1"), room)
-    data = answers.call(
-        f"encode({sender!r}, ...)", answers.get("encode", "question 1"), sender, text
-    )
+    data = answers.call("encode('zed', ...)", answers.get("encode", "question 1"), "zed", text)
     expect(
         is_text(channel) and type(data) in (str, bytes),
         "channel_for() and encode() to return strings",
         f"they returned {show(channel)} and {show(data)}",
         "Question 1 first: the chat needs a channel name and a message string.",
     )
-    return channel, data
+    reached = answers.redis.publish(channel, data)
+    expect(
+        reached == reach,
+        f"a message the check published itself on channel_for({room!r}) to reach {who}",
+        f"Redis queued it for {reached} subscriber(s)",
+        hint,
+    )
+    return channel
 
 
-@question(CHAT, "q2", "join, say and history", 3)
+@question(CHAT, "q2")
 def _chat_room(answers: Answers) -> None:
     room, text = fresh_name("room"), random_message()
     made, spy = [], None
@@ -98,31 +117,24 @@ def _chat_room(answers: Answers) -> None:
             "Return what r.publish(...) returns. It counts the subscribers Redis queued "
             "the message for, and ann is subscribed to her own room too.",
         )
-        heard = answers.call("bob.history()", bob.history)
-        want = [[room, "ann", "hello bob"]]
-        expect(
-            same(heard, want),
-            f"bob.history() == {want!r}",
-            f"it returned {show(heard)}",
-            "_heard() must append (room, sender, text) to self.seen; the room is the "
+        _returns(
+            answers,
+            "bob.history()",
+            bob.history,
+            want=[[room, "ann", "hello bob"]],
+            hint="_heard() must append (room, sender, text) to self.seen; the room is the "
             "channel name without the channel_for('') prefix.",
         )
-        channel, data = _published(answers, room, "zed", text)
-        reached = answers.redis.publish(channel, data)
-        expect(
-            reached == 2,
-            f"a message the check published itself on channel_for({room!r}) to reach ann and bob",
-            f"Redis queued it for {reached} subscriber(s)",
-            "join() must subscribe, on Redis, to channel_for(room).",
-        )
+        hint = "join() must subscribe, on Redis, to channel_for(room)."
+        channel = _publish_as_zed(answers, room, text, reach=2, who="ann and bob", hint=hint)
         answers.call(f"bob.say({room!r}, 'hi ann')", bob.say, room, "hi ann")
-        both = answers.call("ann.history()", ann.history)
-        want = [[room, "ann", "hello bob"], [room, "zed", text], [room, "bob", "hi ann"]]
-        expect(
-            same(both, want),
-            f"ann.history() == {want!r}, oldest first (zed's message was published by the check)",
-            f"it returned {show(both)}",
-            "history() returns everything this member heard from Redis, in arrival order.",
+        _returns(
+            answers,
+            "ann.history()",
+            ann.history,
+            want=[[room, "ann", "hello bob"], [room, "zed", text], [room, "bob", "hi ann"]],
+            note=", oldest first (zed's message was published by the check)",
+            hint="history() returns everything this member heard from Redis, in arrival order.",
         )
         spy = Listener(answers.redis, channel)
         count = answers.call(f"bob.say({room!r}, ...)", bob.say, room, text)
@@ -151,7 +163,7 @@ def _chat_room(answers: Answers) -> None:
         close_all(*made, spy)
 
 
-@question(CHAT, "q3", "joining with a pattern", 2)
+@question(CHAT, "q3")
 def _chat_pattern(answers: Answers) -> None:
     base = fresh_name("team")
     red_room, blue_room, green_room = f"{base}-red", f"{base}-blue", f"{base}-green"
@@ -168,23 +180,17 @@ def _chat_pattern(answers: Answers) -> None:
             f"it returned {show(count)}",
             "join() must use psubscribe for a room name with * in it, subscribe otherwise.",
         )
-        channel, data = _published(answers, green_room, "zed", text)
-        reached = answers.redis.publish(channel, data)
-        expect(
-            reached == 1,
-            f"a message the check published on channel_for({green_room!r}) to reach the watcher",
-            f"Redis queued it for {reached} subscriber(s)",
-            "watcher.join('...-*') must psubscribe to channel_for('...-*') on Redis.",
-        )
+        hint = "watcher.join('...-*') must psubscribe to channel_for('...-*') on Redis."
+        _publish_as_zed(answers, green_room, text, reach=1, who="the watcher", hint=hint)
         answers.call(f"ann.say({blue_room!r}, 'blue here')", ann.say, blue_room, "blue here")
         answers.call(f"ann.say({base + 'lobby'!r}, 'x')", ann.say, base + "lobby", "x")
-        heard = answers.call("watcher.history()", watcher.history)
         want = [[red_room, "red", "go"], [green_room, "zed", text], [blue_room, "ann", "blue here"]]
-        expect(
-            same(heard, want),
-            f"watcher.history() == {want!r}",
-            f"it returned {show(heard)}",
-            "For a pattern subscription the message type is 'pmessage': message['channel'] "
+        _returns(
+            answers,
+            "watcher.history()",
+            watcher.history,
+            want=want,
+            hint="For a pattern subscription the message type is 'pmessage': message['channel'] "
             "is the room's own channel, message['pattern'] is what was joined.",
         )
     finally:
@@ -195,7 +201,7 @@ def _entry(value: Any) -> bool:
     return type(value) is list and len(value) == 3 and all(map(is_text, value))
 
 
-@question(CHAT, "q4", "a late joiner misses messages", 2)
+@question(CHAT, "q4")
 def _chat_late(answers: Answers) -> None:
     where = "question 4"
     alice_heard = answers.get("alice_heard", where)

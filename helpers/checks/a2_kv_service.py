@@ -12,8 +12,8 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-from helpers.checks import Answers, Mismatch, expect, fresh_name, question
-from helpers.judge import random_text, rng, same, show
+from helpers.checks.core import Answers, Mismatch, expect, fresh_name, question
+from helpers.checks.tools import random_text, rng, same, show
 
 KV = "a2_kv_service"
 # Application errors: codes outside -32768..-32000, which JSON-RPC 2.0 reserves (notebook 03).
@@ -110,7 +110,7 @@ def _kv(answers: Answers, run: Callable[[_KVService], None]) -> None:
         service.close()
 
 
-@question(KV, "q1", "set and get", 2)
+@question(KV, "q1")
 def _kv_set_get(answers: Answers) -> None:
     def run(kv: _KVService) -> None:
         for name, value in [("colour", "blue"), (random_text(6), random_text())]:
@@ -145,7 +145,7 @@ def _kv_set_get(answers: Answers) -> None:
     _kv(answers, run)
 
 
-@question(KV, "q2", "delete and incr", 2)
+@question(KV, "q2")
 def _kv_delete_incr(answers: Answers) -> None:
     def run(kv: _KVService) -> None:
         key, counter, word = kv.key("gone"), kv.key("visits"), kv.key("word")
@@ -182,7 +182,7 @@ def _kv_delete_incr(answers: Answers) -> None:
     _kv(answers, run)
 
 
-@question(KV, "q3", "wrong types give -32602", 2)
+@question(KV, "q3")
 def _kv_types(answers: Answers) -> None:
     def run(kv: _KVService) -> None:
         key = kv.key("typed")
@@ -209,7 +209,7 @@ def _kv_types(answers: Answers) -> None:
     _kv(answers, run)
 
 
-@question(KV, "q4", "a batch", 2)
+@question(KV, "q4")
 def _kv_batch(answers: Answers) -> None:
     batch = answers.get("batch", "question 4")
     replies = answers.get("batch_replies", "question 4")

@@ -1,8 +1,8 @@
-"""What every check compares with: plain data of exact types, nothing a learner's class can fake.
+"""The checks' shared tools: plain data of exact types, inputs drawn per run, timed calls.
 
 The same rules decide a question in two places: `check("q1")` in the learner's kernel
-(instant feedback) and the grader's judge, outside the kernel, talking to it over
-helpers.bridge. In both, what the learner's code gives back becomes *plain data* first:
+(instant feedback) and the grader's judge (helpers.remote), outside the kernel, talking
+to it over helpers.bridge. In both, what the learner's code gives back becomes *plain data* first:
 None, bool, int, float, str, bytes, and lists and dicts of them, of exactly those types.
 A tuple becomes a list; a str subclass, or an object whose __eq__ always says True,
 stays what it is (in the kernel) or a reference (in the judge), and is never `same` as
@@ -13,9 +13,12 @@ any data. Comparisons go through `same`, which checks types as well as values, s
 from __future__ import annotations
 
 import random
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
+CALL_TIMEOUT = 5.0  # seconds a call into the learner's code may take, in the kernel and the judge
 rng = random.SystemRandom()  # inputs drawn per run: not reproducible from a seed
 PLAIN = (type(None), bool, int, float, str, bytes)
 SHOW_LIMIT = 300
@@ -102,6 +105,34 @@ def random_word(length: int = 6) -> str:
     return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(length))
 
 
+def call_in_thread(
+    function: Callable, args: tuple, kwargs: dict, *, name: str, timeout: float
+) -> dict:
+    """Call the learner's `function` in a thread of its own, so a hang cannot hold the caller.
+
+    Returns {"value": what it returned}, {"raised": {"type", "message"}} (kept short: both
+    travel as feedback or over the grader's bridge) or {"timeout": timeout} if it is still
+    running; the thread is left to finish on its own (a daemon).
+    """
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = function(*args, **kwargs)
+        except BaseException as error:  # noqa: BLE001 - reported to the learner or the judge
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, name=name, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        return {"timeout": timeout}
+    if "error" in outcome:
+        error = outcome["error"]
+        return {"raised": {"type": type(error).__name__[:80], "message": str(error)[:2000]}}
+    return {"value": outcome.get("value")}
+
+
 class Listener:
     """The checker's own subscriber, on a connection of its own: what really went through Redis."""
 
@@ -136,7 +167,7 @@ class LearnerError(Exception):
 class LocalService:
     """The learner's JSON-RPC `methods` on a server of the check's own, in this process."""
 
-    def __init__(self, methods: dict, timeout: float) -> None:
+    def __init__(self, methods: dict, *, timeout: float = CALL_TIMEOUT) -> None:
         from helpers import rpc
 
         self.name = f"check-kv-{rng.getrandbits(32):08x}"

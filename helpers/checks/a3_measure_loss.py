@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 
-from helpers.checks import Answers, expect, question
+from helpers.checks.core import Answers, expect, question
+from helpers.checks.tools import is_int, is_number, rng, same, show
 from helpers.experiments import results
-from helpers.judge import is_int, is_number, rng, same, show
 
 LOSS = "a3_measure_loss"
 
@@ -45,7 +45,7 @@ def _near(guess: object, want: float) -> bool:
     return is_number(guess) and abs(guess - want) <= max(0.2 * want, 5)
 
 
-@question(LOSS, "q1", "your parameters and your prediction", 1)
+@question(LOSS, "q1")
 def _loss_run(answers: Answers) -> None:
     rate = answers.get("RATE", "question 1")
     count = answers.get("COUNT", "question 1")
@@ -104,7 +104,7 @@ def _drawn(count: int) -> list[int]:
     return kept
 
 
-@question(LOSS, "q2", "which messages were lost", 2)
+@question(LOSS, "q2")
 def _loss_lost(answers: Answers) -> None:
     lost_messages = answers.get("lost_messages", "question 2")
     count, _, received = _experiment(answers)
@@ -125,7 +125,7 @@ def _loss_lost(answers: Answers) -> None:
         )
 
 
-@question(LOSS, "q3", "the gaps", 2)
+@question(LOSS, "q3")
 def _loss_gaps(answers: Answers) -> None:
     gaps = answers.get("gaps", "question 3")
     count, _, received = _experiment(answers)
@@ -142,7 +142,7 @@ def _loss_gaps(answers: Answers) -> None:
         )
 
 
-@question(LOSS, "q4", "report your numbers", 2)
+@question(LOSS, "q4")
 def _loss_numbers(answers: Answers) -> None:
     count, published, received = _experiment(answers)
     lost = _lost(count, received)
@@ -169,7 +169,7 @@ def _loss_numbers(answers: Answers) -> None:
     )
 
 
-@question(LOSS, "q5", "explain the loss", 2)
+@question(LOSS, "q5")
 def _loss_explain(answers: Answers) -> None:
     why = answers.get("why", "question 5")
     expect(
