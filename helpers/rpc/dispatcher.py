@@ -32,7 +32,7 @@ with warnings.catch_warnings():
     from jsonrpcserver.main import schema as _library_schema
     from jsonrpcserver.request import Request
     from jsonrpcserver.response import to_serializable_one
-    from jsonrpcserver.result import Result, Right  # Right: oslash's, as the library uses it
+    from jsonrpcserver.result import InvalidParamsResult, Left, Result, Right  # oslash's, via it
     from jsonrpcserver.sentinels import NOCONTEXT, NOID
 
 # jsonrpcserver logs every exception a method raises; with no logging configured Python
@@ -129,37 +129,31 @@ def _arity(signature: inspect.Signature) -> int:
     return -1
 
 
-def _binds(method: Callable[..., Any], params: list[Any] | dict[str, Any]) -> bool:
-    """Whether `params` certainly bind to a prepared method; False leaves it to the library."""
-    try:
-        signature, arity = _signatures[method]
-    except (KeyError, TypeError):  # not prepared, or takes no weak reference
-        return False
-    if isinstance(params, list) and len(params) == arity:
-        return True
-    try:
-        if isinstance(params, list):
-            signature.bind(*params)
-        else:
-            signature.bind(**params)
-    except TypeError:
-        return False
-    return True
-
-
 def _result(methods: Methods, request: Request) -> Result:
-    """jsonrpcserver's `dispatch_request`, minus its params check when that cannot fail.
+    """jsonrpcserver's `dispatch_request`, with the signature of a prepared method cached.
 
-    The check (`validate_args`: `inspect.signature` and `Signature.bind`) is most of the
-    library's time for a call. Params that bind to a prepared method's signature (a list
-    exactly as long as its arity always does) go straight to the library's `call`, which
-    runs the method and turns what it raises into -32603; every other request takes the
-    library's full path, which answers -32601 and -32602 with the library's own messages.
+    The library's params check (`validate_args`: `inspect.signature`, then `bind`) is most
+    of its time for a call. For a prepared method it is made here on the cached signature,
+    with the library's own error for params that do not bind (-32602, `bind`'s message);
+    a list exactly as long as the method's arity is not checked at all, as it always
+    binds. Then the library's `call` runs the method and turns what it raises into -32603.
+    A method not found (-32601) or never prepared takes the library's whole path.
     """
     method = methods.get(request.method)
-    if method is not None and _binds(method, request.params):
-        return call(request, NOCONTEXT, method)
-    return dispatch_request(methods, NOCONTEXT, request)[1]
+    try:
+        signature, arity = _signatures[method]
+    except (KeyError, TypeError):  # not found, not prepared, or takes no weak reference
+        return dispatch_request(methods, NOCONTEXT, request)[1]
+    params = request.params
+    if not (isinstance(params, list) and len(params) == arity):
+        try:
+            if isinstance(params, list):
+                signature.bind(*params)
+            else:
+                signature.bind(**params)
+        except TypeError as problem:
+            return Left(InvalidParamsResult(str(problem)))
+    return call(request, NOCONTEXT, method)
 
 
 def _one(request: Any, methods: Methods, deadline: float = math.inf) -> dict[str, Any] | None:
