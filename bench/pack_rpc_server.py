@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import sys
 
-from helpers import rpc, rpc_methods
+from helpers import rpc
+from helpers.rpc import methods
 
 
 def main() -> int:
-    server = rpc.start({"add": rpc_methods.add}, port=0, name="bench json-rpc")
+    server = rpc.start({"add": methods.add}, port=0, name="bench json-rpc")
     print(json.dumps({"port": server.port}), flush=True)
     sys.stdin.read()  # blocks, without holding the interpreter lock, until the bench is done
     server.stop()

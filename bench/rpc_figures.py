@@ -8,7 +8,6 @@ an interpreter lock with the load generator.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -59,11 +58,6 @@ def server_process(command: list[str], name: str) -> Iterator[int]:
 
 
 def pack_command() -> list[str]:
-    if importlib.util.find_spec("helpers.rpc") is None:
-        raise PeerMissing(
-            "not available yet: helpers/rpc.py (issue 4, the background JSON-RPC server) "
-            "is not in this tree"
-        )
     return [sys.executable, str(BENCH / "pack_rpc_server.py")]
 
 

@@ -21,8 +21,11 @@ from dataclasses import dataclass
 
 import pytest
 import redis
+from jsonrpcserver import Success
 
-from helpers import background, http_service, rpc, rpc_methods, services
+from helpers import background, http_service, rpc, services
+from helpers.rpc import dispatcher
+from helpers.rpc import methods as rpc_methods
 from helpers.waiting import wait_until
 
 CALL = b'{"jsonrpc": "2.0", "method": "add", "params": [3, 4], "id": 1}'
@@ -311,11 +314,17 @@ def test_a_request_line_over_64_kb_gets_a_proper_414(target: Target) -> None:
         assert sock.recv(65536).startswith(b"HTTP/1.1 414 ")
 
 
+def sleep(seconds: float) -> object:
+    """A slow method with no Redis behind it (the course's `slow` publishes)."""
+    time.sleep(seconds)
+    return Success(seconds)
+
+
 def test_a_batch_of_slow_calls_stops_starting_them_after_its_time(monkeypatch) -> None:
-    monkeypatch.setattr(rpc, "BATCH_SECONDS", 0.2)
+    monkeypatch.setattr(dispatcher, "BATCH_SECONDS", 0.2)
     batch = [{"jsonrpc": "2.0", "method": "sleep", "params": [0.05], "id": n} for n in range(20)]
     batch.append({"jsonrpc": "2.0", "method": "sleep", "params": [0.05]})  # a notification
-    replies = json.loads(rpc.dispatch(json.dumps(batch), {"sleep": rpc_methods.sleep}))
+    replies = json.loads(rpc.dispatch(json.dumps(batch), {"sleep": sleep}))
     assert [reply["id"] for reply in replies] == list(range(20))
     unrun = [reply for reply in replies if "error" in reply]
     assert 0 < len(unrun) < 20 and replies[0]["result"] is not None

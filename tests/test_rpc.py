@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import socket
 import subprocess
@@ -22,8 +23,11 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import background, http_service, rpc, rpc_methods
+from helpers import background, http_service, rpc
+from helpers.pubsub import wait_subscribed
 from helpers.redis_server import free_port
+from helpers.rpc import dispatcher
+from helpers.rpc import methods as rpc_methods
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -44,12 +48,18 @@ def boom() -> object:
     raise RuntimeError("boom")
 
 
+def sleep(seconds: float) -> object:
+    """A slow method with no Redis behind it (the course's `slow` publishes), for timeouts."""
+    time.sleep(seconds)
+    return Success(seconds)
+
+
 METHODS = {
     **rpc_methods.spec_methods(),
     "add": rpc_methods.add,
     "echo": rpc_methods.echo,
     "divide": rpc_methods.divide,
-    "sleep": rpc_methods.sleep,
+    "sleep": sleep,
     "unencodable": unencodable,
     "not_a_number": not_a_number,
     "boom": boom,
@@ -538,7 +548,7 @@ bodies = (
 REQUEST_SCHEMA = jsonschema.Draft4Validator(
     {
         "$schema": "http://json-schema.org/draft-04/schema#",
-        **rpc._library_schema["definitions"]["request"],
+        **dispatcher._library_schema["definitions"]["request"],
     }
 )
 
@@ -659,6 +669,52 @@ def test_python_m_helpers_rpc_on_a_taken_port_says_so() -> None:
     assert f"Port {port}" in done.stderr and "in use" in done.stderr
 
 
+def test_python_m_helpers_rpc_runs_the_notebooks_redis_methods_on_redis_url(private_redis) -> None:
+    """`remember`, `publish` and `slow` reach the Redis of REDIS_URL, on the notebooks'
+    list and channel names in the learner's namespace; `now` fails as in notebook 04."""
+    namespace = f"t{uuid.uuid4().hex[:8]}"
+    listener = redis.Redis.from_url(private_redis.url, decode_responses=True)
+    events = listener.pubsub()
+    events.subscribe(f"{namespace}:rpc-events")
+    wait_subscribed(events, 1)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "helpers.rpc", "--port", str(port)],
+        env={**os.environ, "REDIS_URL": private_redis.url, "COURSE_NAMESPACE": namespace},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "remember" in process.stdout.readline()
+        with rpc.Client(f"http://127.0.0.1:{port}") as client:
+
+            def call(method: str, *params: object) -> dict:
+                return client.send(request(method, params=params))
+
+            assert call("remember", "a note")["result"] == 1
+            assert call("publish", "hello")["result"] == 1
+            assert call("slow", 0, "t1")["result"] == "slept 0 s"
+            assert call("slow", 11, "t2")["error"]["code"] == -32602  # over its 10 s
+            assert call("now")["error"]["code"] == -32603  # a date is not JSON
+        assert listener.lrange(f"{namespace}:rpc-notes", 0, -1) == ["a note"]
+        heard = []
+        deadline = time.monotonic() + 5
+        while len(heard) < 2 and time.monotonic() < deadline:
+            message = events.get_message(timeout=0.5)
+            if message and message["type"] == "message":
+                heard.append(message["data"])
+        assert heard == ["hello", "slow t1 finished"]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        assert process.stderr.read() == ""
+    finally:
+        process.kill()
+        process.wait()
+        events.close()
+        listener.close()
+
+
 # ---- the same messages over Redis ----------------------------------------------------------
 
 
@@ -773,7 +829,7 @@ def test_serve_redis_says_when_redis_is_not_there() -> None:
 
 def test_stop_waits_for_a_call_still_running() -> None:
     """A slow method outlives its client; once stop() returns, its thread is gone too."""
-    server = rpc.start({"sleep": rpc_methods.sleep}, name="test in flight")
+    server = rpc.start({"sleep": sleep}, name="test in flight")
     with pytest.raises(TimeoutError), rpc.Client(server.url, timeout=0.1) as impatient:
         impatient.send({"jsonrpc": "2.0", "method": "sleep", "params": [0.5], "id": 1})
     busy = list(server.server.workers)
@@ -859,6 +915,26 @@ def test_a_valid_request_gets_exactly_the_librarys_own_answer(method: str, param
     sent = json.dumps(call)
     expected = jsonrpcserver.dispatch(sent, methods=SIGNATURES)
     assert json.loads(rpc.dispatch(sent, rpc.prepared(SIGNATURES))) == json.loads(expected)
+
+
+def test_serving_a_function_leaves_the_function_as_it_was() -> None:
+    """What the dispatcher works out about a method (its signature, its arity) it keeps to
+    itself: the learner's function object gets no attribute from being served."""
+
+    def add(a, b):
+        return Success(a + b)
+
+    before = dict(vars(add)), set(dir(add))
+    server = rpc.start({"add": add}, name="test untouched")
+    try:
+        with rpc.Client(server.url) as client:
+            for params in ([3, 4], {"a": 3, "b": 4}, [3]):
+                client.send({"jsonrpc": "2.0", "method": "add", "params": params, "id": 1})
+            assert client.send(request("add", params=(3, 4)))["result"] == 7
+    finally:
+        rpc.stop("test untouched")
+    assert (dict(vars(add)), set(dir(add))) == before
+    assert not hasattr(add, "__signature__")
 
 
 def test_a_reply_bigger_than_the_socket_buffer_arrives_whole() -> None:
