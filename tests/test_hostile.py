@@ -13,16 +13,13 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
 import redis
 
-from helpers import background, http_service, rpc, rpc_methods, services
+from helpers import http_service, rpc, rpc_methods, services
 
 CALL = b'{"jsonrpc": "2.0", "method": "add", "params": [3, 4], "id": 1}'
 RPC_REQUEST = (
@@ -32,17 +29,7 @@ RPC_REQUEST = (
 GET_REQUEST = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
-@pytest.fixture(autouse=True)
-def nothing_left_running() -> Iterator[None]:
-    """Every test leaves no registered service and no thread of its own behind."""
-    before = set(threading.enumerate())
-    yield
-    background.stop_all()
-    deadline = time.monotonic() + 5
-    while set(threading.enumerate()) - before and time.monotonic() < deadline:
-        time.sleep(0.01)
-    left = [t.name for t in set(threading.enumerate()) - before]
-    assert not left, f"threads left running: {left}"
+pytestmark = pytest.mark.usefixtures("nothing_left_running")
 
 
 @dataclass
