@@ -23,9 +23,11 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,6 +79,39 @@ class Attack:
     build: Callable[[Context], list[Submission]]
     jobs: int = 1  # needs submissions graded at the same time
     group: str = ""  # attacks of one group can share a notebook (scratch cells after set-up)
+
+
+class Listener:
+    """A TCP service of the instructor's on 127.0.0.1: no submission may reach it.
+
+    `heard` keeps what each connection sent (its first 200 bytes), or b"connected"."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.3)
+        self.port = self.server.getsockname()[1]
+        self.heard: list[bytes] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    self.heard.append(conn.recv(200) or b"connected")
+                except OSError:
+                    self.heard.append(b"connected")
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.server.close()
 
 
 # --- notebooks ---------------------------------------------------------------------------
@@ -985,38 +1020,14 @@ def sandboxed_grader(pack: Path) -> bool:
 
 def measure_one(attack: Attack, pack: Path, timeout: float, extra: list[str]) -> dict:
     """Grade one attack's submissions with the grader of `pack`; scores and what broke."""
-    import socket
-    import threading
-
     base = Path(tempfile.mkdtemp(prefix=f"attack-{attack.key}-"))
     private = base / "private"
     for sub in ("home", "tmp", "runtime"):
         (private / sub).mkdir(parents=True)
     work = base / "pack"
     shutil.copytree(pack, work, ignore=shutil.ignore_patterns(".venv", ".git", "test-output"))
-    ctx = Context(work, base / "submitted", base / "graded")
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    listener.settimeout(0.5)
-    ctx.listener_port = listener.getsockname()[1]
-    heard: list[bytes] = []
-    stop = threading.Event()
-
-    def listen() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(2)
-                try:
-                    heard.append(conn.recv(200))
-                except OSError:
-                    heard.append(b"connected")
-
-    threading.Thread(target=listen, daemon=True).start()
+    listener = Listener()
+    ctx = Context(work, base / "submitted", base / "graded", listener_port=listener.port)
     subs = attack.build(ctx)
     for sub in subs:
         write(sub, ctx.submissions)
@@ -1059,7 +1070,6 @@ def measure_one(attack: Attack, pack: Path, timeout: float, extra: list[str]) ->
     for pid in left:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-    stop.set()
     listener.close()
     scores = _totals(later)
     result = {
@@ -1071,7 +1081,7 @@ def measure_one(attack: Attack, pack: Path, timeout: float, extra: list[str]) ->
         "gradebook": first_read is not None,
         "rewritten": first_read != later,
         "leftover_processes": len(left),
-        "host_reached": bool(heard),
+        "host_reached": bool(listener.heard),
         "students": {
             sub.student: {
                 "honest": sub.honest,

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import ast
 
+import nbformat
 import pytest
 
-from tests.notebook_runner import draws_plot, figure_functions
+from tests.notebook_runner import draws_plot, figure_functions, missing_figures
 from tests.support import ROOT
 
 TESTS = ROOT / "tests"
@@ -78,3 +79,13 @@ def test_a_plot_drawn_only_by_a_press_or_a_branch_is_not_drawn_on_every_run(sour
 
 def test_a_plot_at_the_top_of_a_cell_is_drawn_on_every_run() -> None:
     assert draws_plot("slow = run()\nplots.timeline(slow)", unconditionally=True)
+
+
+def test_a_headless_run_reports_a_cell_that_drew_no_figure() -> None:
+    drawn = nbformat.v4.new_code_cell("plots.latency(result)")
+    drawn.outputs = [nbformat.v4.new_output("display_data", {"image/png": "iVBORw0KGgo="})]
+    blank = nbformat.v4.new_code_cell("plots.latency(result)")
+    blank.outputs = [nbformat.v4.new_output("display_data", {"text/plain": "<Figure>"})]
+    panel = nbformat.v4.new_code_cell("def run(rate):\n    return plots.latency(rate)\n")
+    found = missing_figures([(1, drawn), (2, blank), (3, panel)])
+    assert found == ["cell 2 draws a plot but showed no figure"]
