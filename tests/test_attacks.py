@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import os
 import re
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -43,33 +41,6 @@ HONEST = [
 SHORTER = {"G7": 2}
 
 
-class Listener:
-    """A TCP service of the instructor's on 127.0.0.1: no submission may reach it."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.server.settimeout(0.3)
-        self.port = self.server.getsockname()[1]
-        self.heard: list[bytes] = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                continue
-            with conn:
-                self.heard.append(b"connected")
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join()
-        self.server.close()
-
-
 def _joined(notebooks: list) -> object:
     """A blank a1 with every notebook's own cells (those without nbgrader metadata) after set-up."""
     joined = attacks.release(attacks.CHAT)
@@ -87,7 +58,7 @@ def _pack_files() -> dict[Path, bytes]:
 def run(tmp_path_factory) -> dict:
     """Grade every attack and the honest students in one run; what came out of it."""
     base = tmp_path_factory.mktemp("attacks")
-    listener = Listener()
+    listener = attacks.Listener()
     ctx = attacks.Context(ROOT, base / "submitted", base / "graded", listener_port=listener.port)
     submissions = list(HONEST)
     shared: dict[str, list] = {}
@@ -299,7 +270,7 @@ def test_the_sandbox_stops_processes_memory_files_network_and_sight(tmp_path: Pa
     import subprocess
     import sys
 
-    listener = Listener()
+    listener = attacks.Listener()
     box = sandbox.Box(tmp_path / "box", sandboxed=True)
     secrets = [str(ROOT / "assignments" / "source"), str(ROOT / ".git"), str(tmp_path)]
     code = PROBE.replace("PORT", str(listener.port)).replace("SECRETS", repr(secrets))

@@ -18,10 +18,6 @@ as .ci/run sets, they fail instead.
 from __future__ import annotations
 
 import contextlib
-import functools
-import importlib
-import importlib.util
-import inspect
 import os
 import re
 from collections.abc import Iterator
@@ -33,7 +29,8 @@ from playwright.sync_api import Browser, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser_lab import INSTALL_CHROMIUM, JupyterLab, chromium_args, find_chromium
-from tests.conftest import NOTEBOOKS
+from tests.notebook_runner import draws_plot, notebook_paths
+from tests.support import NOTEBOOKS
 
 SECOND = 1000  # Playwright counts milliseconds
 PAGE_TIMEOUT = 120 * SECOND
@@ -44,121 +41,18 @@ BUTTON_TIMEOUT = 300 * SECOND
 VIEWPORT = {"width": 1280, "height": 900}
 MAX_SCREENSHOT_HEIGHT = 30_000
 
-# Calls that draw a figure the inline backend shows: pyplot (not its settings) and Axes methods.
-DRAWS_PLOT = re.compile(
-    r"\bplt\.(?!close|rc|style|ioff|ion|switch_backend|get_backend)\w+\("
-    r"|\bax\w*(\[[^\]]*\])?\.(plot|hist|bar|barh|scatter|ecdf|step|boxplot|imshow|fill_between)\("
-    r"|\.plot\("
-)
 SHOWS_WIDGET = re.compile(r"\b(widgets\.\w+|interact|interact_manual|interactive)\(")
 
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 
-KERNEL_READY = """(panel) => {
-    const status = document.querySelector(panel + ' .jp-Notebook-ExecutionIndicator');
-    const name = document.querySelector(panel + ' .jp-Toolbar-kernelName');
-    const kernel = name ? name.getAttribute('aria-label') || '' : '';
-    return status !== null && status.dataset.status === 'idle'
-        && kernel !== '' && kernel !== 'No Kernel'
-        && document.querySelector('.jp-Dialog') === null;
-}"""
-
-RUN_FINISHED = """(panel) => {
-    if (document.querySelector('.jp-Dialog') !== null) return true;  // reported below
-    const root = document.querySelector(panel);
-    if (root === null) return false;
-    const status = root.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status;
-    const prompts = [...root.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
-        .map(p => p.textContent.trim());
-    const failed = root.querySelector(
-        '[data-mime-type="application/vnd.jupyter.stderr"]') !== null;
-    const images = [...root.querySelectorAll('.jp-OutputArea-output img')];
-    return status === 'idle'
-        && !prompts.some(p => p.includes('*'))
-        && (failed || prompts.every(p => /^\\[\\d+\\]:$/.test(p)))
-        && images.every(img => img.complete);
-}"""
-
-# A cell's own outputs (not those inside an Output widget): how many widget views the kernel
-# sent (from the cell's model), how many rendered as a live view, and what shows instead.
-WIDGETS_OF = """(cell, model) => {
-    const outputs = [...cell.querySelectorAll(
-        ':scope .jp-Cell-outputArea > .jp-OutputArea-child > .jp-OutputArea-output')];
-    const broken = o => o.querySelector('.jupyter-widgets-error-widget') !== null
-        || /Error displaying widget|Loading widget\\.\\.\\./.test(o.innerText);
-    const live = o => [...o.children].some(child => child.classList.contains('jupyter-widgets')
-        && [...child.classList].some(name => name.startsWith('widget-')));
-    const view = 'application/vnd.jupyter.widget-view+json';
-    const sent = model && model.type === 'code'
-        ? model.outputs.toJSON().filter(o => o.data && view in o.data).length : 0;
-    return {
-        widgets_sent: sent,
-        widgets_live: outputs.filter(o => live(o) && !broken(o)).length,
-        widgets_broken: outputs.filter(broken).map(o => o.innerText.trim().slice(0, 300)
-            || 'an error widget (its JavaScript model or view failed to load)'),
-        widgets_text: outputs.filter(o => o.dataset.mimeType === 'text/plain'
-            && /^\\w+\\(children=|^\\w+\\(value=/.test(o.innerText.trim()))
-            .map(o => o.innerText.trim().slice(0, 120)),
-    };
-}"""
-
-# The notebook's cell models, through window.jupyterapp (the server exposes it).
-CELL_MODELS = """(root) => {
-    const app = window.jupyterapp;
-    const panel = app ? [...app.shell.widgets('main')].find(w => w.node === root) : undefined;
-    return panel ? panel.content.widgets.map(w => w.model) : null;
-}"""
-
-PAGE_STATE = """(panel) => {
-    const root = document.querySelector(panel);
-    const models = (CELL_MODELS)(root);
-    const widgetsOf = (WIDGETS_OF);
-    return {
-        models: models !== null,
-        status: root.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status,
-        kernel: root.querySelector('.jp-Toolbar-kernelName')?.getAttribute('aria-label'),
-        dialogs: [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText.trim()),
-        cells: [...root.querySelectorAll('.jp-Notebook .jp-Cell')].map((cell, index) => ({
-            code: cell.classList.contains('jp-CodeCell'),
-            prompt: cell.querySelector('.jp-InputPrompt')?.textContent.trim() ?? '',
-            stderr: [...cell.querySelectorAll(
-                '[data-mime-type="application/vnd.jupyter.stderr"]')]
-                .map(e => e.innerText.slice(0, 800)),
-            images: [...cell.querySelectorAll('.jp-OutputArea-output img')]
-                .map(img => img.naturalWidth > 0 && img.naturalHeight > 0),
-            ...widgetsOf(cell, models ? models[index] : null),
-        })),
-    };
-}""".replace("(CELL_MODELS)", f"({CELL_MODELS})").replace("(WIDGETS_OF)", f"({WIDGETS_OF})")
+# The page-side checks, one JavaScript function each: see page_function().
+PAGE_JS = Path(__file__).with_suffix(".js").read_text()
 
 
-WIDGETS_SETTLED = """(panel) => ![...document.querySelectorAll(
-    panel + ' .jp-Cell-outputArea > .jp-OutputArea-child > .jp-OutputArea-output')]
-    .some(o => o.innerText.includes('Loading widget...'))"""
-
-# What a cell's outputs show, to tell that pressing a button changed something.
-OUTPUT_SIGNATURE = """([panel, index]) => {
-    const area = document.querySelectorAll(panel + ' .jp-Notebook .jp-Cell')[index]
-        .querySelector('.jp-Cell-outputArea');
-    return area.innerText + ' | images ' + area.querySelectorAll('img').length;
-}"""
-
-# Pressing a button was answered: the kernel is idle again, the button enabled again,
-# the cell's outputs changed and their images loaded.
-BUTTON_ANSWERED = """([panel, index, number, before]) => {
-    const root = document.querySelector(panel);
-    const area = root.querySelectorAll('.jp-Notebook .jp-Cell')[index]
-        .querySelector('.jp-Cell-outputArea');
-    const button = area.querySelectorAll('button.widget-button')[number];
-    const status = root.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status;
-    const now = area.innerText + ' | images ' + area.querySelectorAll('img').length;
-    return status === 'idle' && button !== undefined && !button.disabled && now !== before
-        && [...area.querySelectorAll('img')].every(img => img.complete);
-}"""
-
-
-def notebook_paths() -> list[Path]:
-    return sorted(NOTEBOOKS.glob("*.ipynb"))
+def page_function(name: str) -> str:
+    """A function of tests/test_browser.js for Playwright (evaluate, wait_for_function),
+    with the file's other functions in scope; it takes one argument."""
+    return f"(arg) => {{\n{PAGE_JS}\nreturn {name}(arg);\n}}"
 
 
 def vietnamese_paths() -> list[Path]:
@@ -225,7 +119,7 @@ def wait(page, script: str, timeout: int, what: str, arg: object = PANEL) -> Non
     except PlaywrightError as error:
         seen = "no notebook panel in the page"
         if page.query_selector(PANEL):
-            state = page.evaluate(PAGE_STATE, PANEL)
+            state = page.evaluate(page_function("pageState"), PANEL)
             cells = state.pop("cells")
             prompts = [cell["prompt"] for cell in cells if cell["code"]]
             widgets = {i: cell["widgets_broken"] for i, cell in enumerate(cells)}
@@ -239,11 +133,7 @@ def wait(page, script: str, timeout: int, what: str, arg: object = PANEL) -> Non
 def close_sidebar(page) -> None:
     """Give the notebook the whole width, as a learner closing the file browser would."""
     page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()
-    page.wait_for_function(
-        "() => document.querySelector('#jp-left-stack').classList.contains('lm-mod-hidden')",
-        timeout=PAGE_TIMEOUT,
-        polling=100,
-    )
+    page.wait_for_function(page_function("sidebarClosed"), timeout=PAGE_TIMEOUT, polling=100)
 
 
 def run_all_cells(page, menu: str = "Run") -> None:
@@ -260,11 +150,11 @@ def press_widget_buttons(page) -> None:
         for number in range(buttons.count()):
             button = buttons.nth(number)
             label = button.inner_text().strip()
-            before = page.evaluate(OUTPUT_SIGNATURE, [PANEL, index])
+            before = page.evaluate(page_function("outputSignature"), [PANEL, index])
             button.click()
             wait(
                 page,
-                BUTTON_ANSWERED,
+                page_function("buttonAnswered"),
                 BUTTON_TIMEOUT,
                 f"an answer to pressing {label!r} in cell {index} (kernel idle, button enabled, "
                 "the outputs changed)",
@@ -275,12 +165,12 @@ def press_widget_buttons(page) -> None:
 def save_screenshot(page, path: Path) -> None:
     """The whole notebook in one image: grow the window until nothing needs scrolling."""
     scroller = page.locator(f"{PANEL} .jp-WindowedPanel-outer")
-    hidden = scroller.evaluate("e => { e.scrollTop = 0; return e.scrollHeight - e.clientHeight; }")
+    hidden = scroller.evaluate(page_function("scrollToTop"))
     if hidden > 0:
         height = min(VIEWPORT["height"] + hidden, MAX_SCREENSHOT_HEIGHT)
         page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
         page.wait_for_function(
-            f"() => window.innerHeight === {height}", timeout=PAGE_TIMEOUT, polling=100
+            page_function("windowHeightIs"), arg=height, timeout=PAGE_TIMEOUT, polling=100
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     page.locator(PANEL).screenshot(path=path, timeout=PAGE_TIMEOUT)
@@ -327,28 +217,6 @@ def widget_problems(index: int, source: str, shown: dict) -> list[str]:
     return found
 
 
-@functools.cache
-def figure_functions() -> list[str]:
-    """The helpers.plots functions that return a Figure: a cell calling one shows a plot."""
-    if importlib.util.find_spec("helpers.plots") is None:
-        return []
-    plots = importlib.import_module("helpers.plots")
-    return [
-        name
-        for name, function in inspect.getmembers(plots, inspect.isfunction)
-        if not name.startswith("_")
-        and function.__module__ == plots.__name__
-        and "Figure" in str(inspect.signature(function).return_annotation)
-    ]
-
-
-def draws_plot(source: str) -> bool:
-    """Whether a code cell draws a figure, judged from its source."""
-    code = code_lines(source)
-    helpers_plot = any(re.search(rf"\bplots\.{name}\(", code) for name in figure_functions())
-    return helpers_plot or DRAWS_PLOT.search(code) is not None
-
-
 def code_lines(source: str) -> str:
     """The source without imports and comments, so `import matplotlib` alone draws nothing."""
     kept = []
@@ -388,14 +256,17 @@ def run_in_jupyterlab(
     try:
         page.goto(lab.notebook_url(name), timeout=PAGE_TIMEOUT)
         wait(
-            page, KERNEL_READY, KERNEL_TIMEOUT, "the kernel becoming ready (idle, named, no dialog)"
+            page,
+            page_function("kernelReady"),
+            KERNEL_TIMEOUT,
+            "the kernel becoming ready (idle, named, no dialog)",
         )
         close_sidebar(page)
         run_all_cells(page, menu)
-        wait(page, RUN_FINISHED, RUN_TIMEOUT, "Run All Cells finishing")
-        wait(page, WIDGETS_SETTLED, WIDGET_TIMEOUT, "every widget loading")
+        wait(page, page_function("runFinished"), RUN_TIMEOUT, "Run All Cells finishing")
+        wait(page, page_function("widgetsSettled"), WIDGET_TIMEOUT, "every widget loading")
         press_widget_buttons(page)
-        state = page.evaluate(PAGE_STATE, PANEL)
+        state = page.evaluate(page_function("pageState"), PANEL)
         save_screenshot(page, shot)
     except BaseException:
         with contextlib.suppress(PlaywrightError):

@@ -20,7 +20,7 @@ import pytest
 import redis
 
 from helpers import background, cluster
-from tests.conftest import ROOT, alive, gone
+from tests.support import ROOT, alive, gone
 
 try:
     cluster.binary()

@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 # What a learner in the container needs: the package (and what building it reads), the
 # catalogs its Vietnamese strings come from, the course notebooks (English and Vietnamese)

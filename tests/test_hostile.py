@@ -13,9 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -23,7 +21,7 @@ import pytest
 import redis
 from jsonrpcserver import Success
 
-from helpers import background, http_service, rpc, services
+from helpers import http_service, rpc, services
 from helpers.rpc import dispatcher
 from helpers.rpc import methods as rpc_methods
 from helpers.waiting import wait_until
@@ -36,17 +34,7 @@ RPC_REQUEST = (
 GET_REQUEST = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
-@pytest.fixture(autouse=True)
-def nothing_left_running() -> Iterator[None]:
-    """Every test leaves no registered service and no thread of its own behind."""
-    before = set(threading.enumerate())
-    yield
-    background.stop_all()
-    deadline = time.monotonic() + 5
-    while set(threading.enumerate()) - before and time.monotonic() < deadline:
-        time.sleep(0.01)
-    left = [t.name for t in set(threading.enumerate()) - before]
-    assert not left, f"threads left running: {left}"
+pytestmark = pytest.mark.usefixtures("nothing_left_running")
 
 
 @dataclass

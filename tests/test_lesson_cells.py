@@ -21,7 +21,7 @@ import pytest
 from nbclient import NotebookClient
 
 from helpers import quiz
-from tests.conftest import NOTEBOOKS
+from tests.support import NOTEBOOKS
 
 NB01 = "01_pubsub_fundamentals.ipynb"
 NB02 = "02_publisher_subscriber_services.ipynb"

@@ -23,7 +23,7 @@ import redis
 from nbclient import NotebookClient
 
 from helpers.redis_server import EmbeddedRedis
-from tests.conftest import NOTEBOOKS
+from tests.support import NOTEBOOKS
 
 LOSS = NOTEBOOKS / "05_latency_and_message_loss.ipynb"
 STREAMS = NOTEBOOKS / "06_reliable_delivery_with_streams.ipynb"
@@ -68,6 +68,22 @@ class Kernel:
                 data = output["data"]
                 text.append(data.get("text/markdown") or data.get("text/plain", ""))
         return "".join(text)
+
+    def run_edited(self, cell: str, edited: str, then: str) -> str:
+        """Run `edited` in place of the source `cell`, then `then`; what `then` shows.
+
+        `cell` runs again afterwards, so the next test finds the notebook's own code."""
+        self.run(edited)
+        try:
+            return self.run(then)
+        finally:
+            self.run(cell)
+
+    def without_private_server(self, results: tuple[str, ...]) -> None:
+        """Leave the kernel as a learner's is when no private Redis could be had and the
+        cells making `results` were skipped."""
+        self.run(f"for _name in {results}: globals().pop(_name, None)")
+        self.run("private = None  # what the cell above leaves when no server can be had")
 
 
 @pytest.fixture(scope="module")
@@ -137,11 +153,7 @@ def test_a_subscriber_that_never_subscribes_loses_everything(
         "self.listener.subscribe(channel)",
         'self.listener.subscribe("a-channel-nobody-publishes-to")',
     )
-    kernel.run(never)
-    try:
-        output = kernel.run(loss["b68a964c"])
-    finally:
-        kernel.run(loss["7e582bcb"])
+    output = kernel.run_edited(loss["7e582bcb"], never, then=loss["b68a964c"])
     assert lost(output) == 200
     assert "received 0" in output
 
@@ -171,8 +183,7 @@ def test_the_away_time_sets_the_gap(kernel: Kernel, loss: dict[str, str]) -> Non
 def test_without_a_private_server_experiments_3_and_4_skip_and_the_summary_says_so(
     kernel: Kernel, loss: dict[str, str]
 ) -> None:
-    kernel.run(f"for _name in {RESULTS}: globals().pop(_name, None)")
-    kernel.run("private = None  # what the cell above leaves when no server can be had")
+    kernel.without_private_server(RESULTS)
     assert kernel.run(loss["9a682eb2"]).startswith("skipped: no private server")
     assert kernel.run(loss["e7fb0ae2"]).startswith("skipped: no private server")
     kernel.run(loss["fa5f3887"])  # loss experiment 1, by the harness: the one result present
@@ -235,11 +246,8 @@ def test_a_consumer_that_never_acknowledges_leaves_every_entry_pending(
     kernel: Kernel, streams: dict[str, str]
 ) -> None:
     line = "r.xack(stream, group, entry_id)  # done: out of the pending entries list"
-    kernel.run(edited(streams["5d0c8e61"], line, ""))
-    try:
-        output = kernel.run(streams["e8d2b913"])
-    finally:
-        kernel.run(streams["5d0c8e61"])
+    consumer = streams["5d0c8e61"]
+    output = kernel.run_edited(consumer, edited(consumer, line, ""), then=streams["e8d2b913"])
     assert "worker-2 handled 10 orders" in output
     assert "still pending: 10" in output
 
@@ -258,8 +266,7 @@ def test_waiting_for_a_longer_idle_time_leaves_the_crashed_work_pending(
 def test_four_faults_table_says_which_fault_to_run_when_one_was_skipped(
     kernel: Kernel, streams: dict[str, str]
 ) -> None:
-    kernel.run(f"for _name in {RESULTS + STREAM_RESULTS}: globals().pop(_name, None)")
-    kernel.run("private = None  # what the cell above leaves when no server can be had")
+    kernel.without_private_server(RESULTS + STREAM_RESULTS)
     assert kernel.run(streams["2f2c76d4"]).startswith("skipped: no private server")
     assert kernel.run(streams["2d78dd73"]).startswith("skipped: no private server")
     kernel.run(streams["0a3190f6"])  # fault 1 only

@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from tests.conftest import NOTEBOOKS
+from tests.support import NOTEBOOKS
 
 NB03 = NOTEBOOKS / "03_json_rpc.ipynb"
 NB04 = NOTEBOOKS / "04_json_rpc_failures_and_transports.ipynb"

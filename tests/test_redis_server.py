@@ -14,7 +14,7 @@ import redis
 
 from helpers import redis_server
 from helpers.redis_server import EmbeddedRedis, RedisUnavailable
-from tests.conftest import ROOT, alive, gone
+from tests.support import ROOT, alive, gone
 
 
 @pytest.fixture

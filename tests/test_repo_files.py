@@ -11,7 +11,7 @@ import nbformat
 import pytest
 import yaml
 
-from tests.conftest import NOTEBOOKS, ROOT
+from tests.support import NOTEBOOKS, ROOT
 
 NOTEBOOK_PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 

