@@ -65,8 +65,11 @@ class AssignmentError(ValueError):
 
 
 @dataclass(frozen=True)
-class Question:
-    """A test cell of a source notebook: what the gradebook has one row for."""
+class GradedCell:
+    """A test cell of a source notebook (nbgrader `grade: true`): one row of the gradebook.
+
+    Its title comes from its check in helpers.checks, where a question is defined.
+    """
 
     grade_id: str
     points: float
@@ -122,7 +125,7 @@ def region_lines(source: str, markers: tuple[str, str]) -> list[str]:
     return inside
 
 
-def replace_regions(source: str, markers: tuple[str, str], prompt: bool, where: str) -> str:
+def replace_regions(source: str, markers: tuple[str, str], *, prompt: bool, where: str) -> str:
     """`source` with each marked region replaced by the stub (nbgrader's), or removed."""
     lines = source.split("\n")
     kept, last = [], 0
@@ -153,14 +156,14 @@ def _check_metadata(meta: dict, where: str) -> None:
         )
 
 
-def validate(nb, name: str) -> list[Question]:
+def validate(nb, name: str) -> list[GradedCell]:
     """Check a source notebook's conventions and return its questions in order.
 
     `name` is the assignment's name unless the notebook's `course_assignment` says it.
     """
     assignment = nb.get("metadata", {}).get("course_assignment") or name
     seen: set[str] = set()
-    questions = []
+    graded = []
     for index, cell in enumerate(nb.cells):
         where = f"{name}, cell {index}"
         meta = grading(cell)
@@ -187,12 +190,12 @@ def validate(nb, name: str) -> list[Question]:
                 raise AssignmentError(f"{where}: test cell {gid!r} needs points > 0")
             if meta.get("solution"):
                 raise AssignmentError(f"{where}: {gid!r} cannot be both a test and a solution")
-            questions.append(Question(gid, float(meta["points"]), checks.title(assignment, gid)))
+            graded.append(GradedCell(gid, float(meta["points"]), checks.title(assignment, gid)))
         if meta.get("solution") and meta.get("locked"):
             raise AssignmentError(f"{where}: solution cell {gid!r} cannot be locked")
-    if not questions:
+    if not graded:
         raise AssignmentError(f"{name}: no test cells (nbgrader grade: true) found")
-    return questions
+    return graded
 
 
 def _lock(cell) -> None:

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from helpers import judge, pubsub, redis_server
+from helpers.grading.contract import GRADING_ENV
 
-GRADING_ENV = "COURSE_GRADING"
 NBGRADER_ENV = "NBGRADER_EXECUTION"  # "autograde" or "validate" while nbgrader runs a notebook
 CALL_TIMEOUT = 5.0
 

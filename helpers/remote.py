@@ -27,6 +27,7 @@ from typing import Any
 
 from helpers import assignments, bridge, checks, pubsub
 from helpers.checks import Mismatch
+from helpers.grading.contract import BRIDGE_MODULE
 from helpers.judge import LearnerError
 
 MAX_REPLY = 8 * 2**20  # bytes of one bridge answer or one JSON-RPC reply
@@ -53,7 +54,7 @@ class Kernel:
             raise TimeoutError("the check ran out of time")
         token = secrets.token_hex(16)
         text = json.dumps(request)
-        code = f"__import__('helpers.bridge').bridge.handle({text!r}, {token!r})"
+        code = f"__import__({BRIDGE_MODULE!r}, fromlist=['handle']).handle({text!r}, {token!r})"
         printed = self.execute(code, min(bridge.CALL_TIMEOUT + MARGIN, left))
         for line in reversed(printed.splitlines()):
             if line.startswith(token) and len(line) < MAX_REPLY:
@@ -251,7 +252,7 @@ class RelayService:
 
 def checked_questions(source: str, where: str) -> list[str]:
     """The question ids a test cell checks: its visible part must be check("...") calls only."""
-    visible = assignments.replace_regions(source, assignments.HIDDEN, False, where)
+    visible = assignments.replace_regions(source, assignments.HIDDEN, prompt=False, where=where)
     found = []
     for statement in ast.parse(visible).body:
         call = statement.value if isinstance(statement, ast.Expr) else None

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import assignments, gradebook, grading, sandbox
+from helpers import assignments, grading, sandbox
+from helpers.grading import gradebook
 from tests import attacks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,7 +81,7 @@ def _joined(notebooks: list) -> object:
 
 
 def _pack_files() -> dict[Path, bytes]:
-    return {path: path.read_bytes() for path in (ROOT / "helpers").glob("*.py")}
+    return {path: path.read_bytes() for path in (ROOT / "helpers").rglob("*.py")}
 
 
 @pytest.fixture(scope="module")
