@@ -67,12 +67,14 @@ def grade(sandboxed: bool) -> tuple[float, list[float]]:
 
 def kernel_start(sandboxed: bool) -> float:
     """Seconds from nothing to a kernel that answers, in a box of its own."""
-    box = sandbox.Box(Path(tempfile.mkdtemp(prefix="bench-box-")), sandboxed)
+    box = sandbox.Box(Path(tempfile.mkdtemp(prefix="bench-box-")), sandboxed=sandboxed)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
     try:
         box.start_redis()
         started = time.monotonic()
-        grading.execute(nb, box, (), grading.Limits(), "a1_chat_room", {})
+        grading.execute(
+            nb, box, forbidden=(), limits=grading.Limits(), assignment="a1_chat_room", trusted={}
+        )
         return time.monotonic() - started
     finally:
         box.close()

@@ -64,8 +64,11 @@ class AssignmentError(ValueError):
 
 
 @dataclass(frozen=True)
-class Question:
-    """A test cell of a source notebook: what the gradebook has one row for."""
+class GradedCell:
+    """A test cell of a source notebook (nbgrader `grade: true`): one row of the gradebook.
+
+    Its title comes from its check in helpers.checks, where a question is defined.
+    """
 
     grade_id: str
     points: float
@@ -121,7 +124,7 @@ def region_lines(source: str, markers: tuple[str, str]) -> list[str]:
     return inside
 
 
-def replace_regions(source: str, markers: tuple[str, str], prompt: bool, where: str) -> str:
+def replace_regions(source: str, markers: tuple[str, str], *, prompt: bool, where: str) -> str:
     """`source` with each marked region replaced by the stub (nbgrader's), or removed."""
     lines = source.split("\n")
     kept, last = [], 0
@@ -152,13 +155,13 @@ def _check_metadata(meta: dict, where: str) -> None:
         )
 
 
-def validate(nb, name: str) -> list[Question]:
+def validate(nb, name: str) -> list[GradedCell]:
     """Check a source notebook's conventions and return its questions in order.
 
     `name` names the notebook in error messages.
     """
     seen: set[str] = set()
-    questions = []
+    graded = []
     for index, cell in enumerate(nb.cells):
         where = f"{name}, cell {index}"
         meta = grading(cell)
@@ -188,12 +191,12 @@ def validate(nb, name: str) -> list[Question]:
             title = cell.get("metadata", {}).get(TITLE)
             if not isinstance(title, str) or not title.strip():
                 raise AssignmentError(f"{where}: test cell {gid!r} needs a title: metadata {TITLE}")
-            questions.append(Question(gid, float(meta["points"]), title))
+            graded.append(GradedCell(gid, float(meta["points"]), title))
         if meta.get("solution") and meta.get("locked"):
             raise AssignmentError(f"{where}: solution cell {gid!r} cannot be locked")
-    if not questions:
+    if not graded:
         raise AssignmentError(f"{name}: no test cells (nbgrader grade: true) found")
-    return questions
+    return graded
 
 
 def _lock(cell) -> None:

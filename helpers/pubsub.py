@@ -18,11 +18,12 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from helpers import background
+from helpers.grading import contract
 
 
 def namespace() -> str:
     """A per-user channel prefix for shared servers: COURSE_NAMESPACE, else the hub user."""
-    return os.environ.get("COURSE_NAMESPACE") or os.environ.get("JUPYTERHUB_USER") or ""
+    return os.environ.get(contract.NAMESPACE_ENV) or os.environ.get(contract.HUB_USER_ENV) or ""
 
 
 def channel(name: str) -> str:

@@ -35,6 +35,7 @@ import redis
 
 import helpers
 from helpers import redis_server, server_process
+from helpers.grading import contract
 
 HOME = "/home/learner"  # the kernel's HOME inside the sandbox
 MEMORY = 2 * 2**30  # bytes of address space for the kernel
@@ -78,9 +79,9 @@ def problem() -> str | None:
         return f"no process filter is known for this CPU ({platform.machine()})"
     box = Box(Path(tempfile.mkdtemp(prefix="probe-", dir=short_tmp())), sandboxed=True)
     try:
-        env = box.env({})  # what a kernel gets, PYTHONPATH included
+        env = box.env()  # what a kernel gets, PYTHONPATH included
         with box.filter_fd() as fd:
-            command = box.wrap([sys.executable, "-c", "import helpers.checks"])
+            command = box.wrap([sys.executable, "-c", f"import {contract.CHECKS_MODULE}"])
             result = subprocess.run(
                 command, env=env, capture_output=True, timeout=60, pass_fds=(fd,), text=True
             )
@@ -101,7 +102,7 @@ def short_tmp() -> str:
 class Box:
     """One submission's private folders and Redis, and the command that sandboxes its kernel."""
 
-    def __init__(self, root: Path, sandboxed: bool) -> None:
+    def __init__(self, root: Path, *, sandboxed: bool) -> None:
         self.root, self.sandboxed = root, sandboxed
         self.run = root / "run"  # connection file, kernel IPC sockets, the relay socket
         self.sockets = root / "redis"  # the Redis socket, read-only inside the sandbox
@@ -160,8 +161,11 @@ class Box:
         options.setdefault("socket_timeout", 5)
         return redis.Redis(unix_socket_path=str(self.redis_socket), **options)
 
-    def env(self, extra: dict[str, str]) -> dict[str, str]:
-        """The kernel's environment: what it needs and nothing of the instructor's."""
+    def env(self) -> dict[str, str]:
+        """The kernel's environment: what it needs and nothing of the instructor's.
+
+        The grading contract's variables included (helpers.grading.contract.KERNEL_ENV).
+        """
         home = HOME if self.sandboxed else str(self.home)
         tmp = "/tmp" if self.sandboxed else str(self.home / "tmp")
         env = {key: os.environ[key] for key in KEPT_ENV if key in os.environ}
@@ -177,7 +181,7 @@ class Box:
             MALLOC_ARENA_MAX="2",
             REDIS_URL=self.redis_url,
         )
-        env.update(extra)
+        env.update(contract.KERNEL_ENV)
         return env
 
     def wrap(self, command: list[str]) -> list[str]:
@@ -214,10 +218,9 @@ class Box:
         args += ["--bind", str(self.run), str(self.run)]
         args += ["--ro-bind", str(self.sockets), str(self.sockets)]
         args += ["--chdir", HOME, "--clearenv"]
-        for key, value in self.env({}).items():
+        for key, value in self.env().items():
             args += ["--setenv", key, value]
-        args += ["--setenv", "COURSE_GRADING", "1", "--setenv", "MPLBACKEND", "Agg"]
-        args += ["--setenv", "PYTHONWARNINGS", "ignore", "--setenv", "PYTHONNOUSERSITE", "1"]
+        args += ["--setenv", "PYTHONNOUSERSITE", "1"]
         args += ["--seccomp", str(self._filter), "--"]
         return limits + args + command
 

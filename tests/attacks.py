@@ -130,7 +130,9 @@ def solved(name: str):
     """What a learner who answered everything hands in: the source without hidden tests."""
     nb = source(name)
     for item in nb.cells:
-        item.source = assignments.replace_regions(item.source, assignments.HIDDEN, False, "t")
+        item.source = assignments.replace_regions(
+            item.source, assignments.HIDDEN, prompt=False, where="t"
+        )
     nb.metadata["course_assignment"] = name
     return nb
 
@@ -615,7 +617,7 @@ def edit_guard(ctx: Context) -> list[Submission]:
     addition = f"\ntry:\n    from IPython import get_ipython\n{hook}\nexcept Exception:\n    pass\n"
     disarm = "\n\ndef install(forbidden):\n    pass\n" + addition
     code = f"""
-with open({str(ctx.pack / "helpers" / "grading_guard.py")!r}, "a") as _f:
+with open({str(ctx.pack / "helpers" / "grading" / "guard.py")!r}, "a") as _f:
     _f.write({disarm!r})
 with open({str(ctx.pack / "helpers" / "checks" / "__init__.py")!r}, "a") as _f:
     _f.write({addition!r})
@@ -884,7 +886,7 @@ ATTACKS = [
     Attack(
         "F2", "tampering after the run", "IPython startup file for the next kernel", startup_file
     ),
-    Attack("F3", "tampering after the run", "edit helpers/grading_guard.py, checks.py", edit_guard),
+    Attack("F3", "tampering after the run", "edit helpers/grading/guard.py, checks.py", edit_guard),
     Attack(
         "F4", "tampering after the run", "os.rename over a classmate's submission", rename_classmate
     ),
@@ -1015,7 +1017,8 @@ def _ours(value: str) -> list[int]:
 
 def sandboxed_grader(pack: Path) -> bool:
     """True for a grader that can be told to refuse running unsandboxed."""
-    return "--require-sandbox" in (pack / "helpers" / "grading.py").read_text()
+    found = [pack / "helpers" / "grading.py", pack / "helpers" / "grading" / "__main__.py"]
+    return any("--require-sandbox" in path.read_text() for path in found if path.exists())
 
 
 def measure_one(attack: Attack, pack: Path, timeout: float, extra: list[str]) -> dict:
@@ -1101,7 +1104,7 @@ def measure_one(attack: Attack, pack: Path, timeout: float, extra: list[str]) ->
 
 def _shown(student: str) -> str:
     """The name as the gradebook writes it (escaped), for graders that escape names."""
-    from helpers import gradebook
+    from helpers.grading import gradebook
 
     return gradebook.student_name(student)[0]
 

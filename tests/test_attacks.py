@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import assignments, gradebook, grading, sandbox
+from helpers import assignments, grading, sandbox
+from helpers.grading import gradebook
 from tests import attacks
 
 ROOT = Path(__file__).resolve().parent.parent

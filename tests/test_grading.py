@@ -7,8 +7,12 @@ machine); each test then reads its student's rows and feedback.
 
 from __future__ import annotations
 
+import ast
 import copy
 import csv
+import importlib
+import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,6 +21,7 @@ import nbformat
 import pytest
 
 from helpers import assignments, grading, sandbox
+from helpers.grading import contract, execution, kernel, pool
 
 CHAT = "a1_chat_room"
 CELL_TIMEOUT = 20  # a call of the learner's code gets 5 s; a slow import on a busy machine 10
@@ -38,7 +43,9 @@ def solved(name: str = CHAT):
     """What a learner who answered everything hands in: the source, hidden tests removed."""
     nb = source(name)
     for item in nb.cells:
-        item.source = assignments.replace_regions(item.source, assignments.HIDDEN, False, "test")
+        item.source = assignments.replace_regions(
+            item.source, assignments.HIDDEN, prompt=False, where="test"
+        )
     nb.metadata["course_assignment"] = name
     return nb
 
@@ -194,7 +201,9 @@ def graded(tmp_path_factory) -> dict:
         folder.mkdir()
         nbformat.write(solved(name), folder / f"{name}.ipynb")
     started = time.monotonic()
-    reports = grading.grade_all(submissions, out, limits=grading.Limits(CELL_TIMEOUT, 180))
+    reports = grading.grade_all(
+        submissions, out, limits=grading.Limits(cell=CELL_TIMEOUT, notebook=180)
+    )
     elapsed = time.monotonic() - started
     with (out / "gradebook.csv").open() as handle:
         rows = list(csv.DictReader(handle))
@@ -311,11 +320,11 @@ def test_committed_student_copy_is_what_generate_writes(path: Path, tmp_path: Pa
 
 def test_student_copy_stub_is_nbgraders_at_every_level() -> None:
     text = "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n"
-    assert assignments.replace_regions(text, assignments.SOLUTION, True, "t") == (
+    assert assignments.replace_regions(text, assignments.SOLUTION, prompt=True, where="t") == (
         "def f():\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
     )
     text = "x = None\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION\nprint(x)"
-    assert assignments.replace_regions(text, assignments.SOLUTION, True, "t") == (
+    assert assignments.replace_regions(text, assignments.SOLUTION, prompt=True, where="t") == (
         "x = None\n# YOUR CODE HERE\nraise NotImplementedError()\nprint(x)"
     )
 
@@ -323,7 +332,7 @@ def test_student_copy_stub_is_nbgraders_at_every_level() -> None:
 def test_unbalanced_markers_are_refused_with_the_cell_named() -> None:
     with pytest.raises(assignments.AssignmentError, match="cell 3.*never closed"):
         assignments.replace_regions(
-            "### BEGIN SOLUTION\nx = 1", assignments.SOLUTION, True, "cell 3"
+            "### BEGIN SOLUTION\nx = 1", assignments.SOLUTION, prompt=True, where="cell 3"
         )
 
 
@@ -349,27 +358,78 @@ def test_submission_without_metadata_is_matched_by_file_name(tmp_path: Path) -> 
     assert grading.which_assignment(None, tmp_path / "bob.ipynb", [CHAT, "a2_kv_service"]) is None
 
 
+def run(nb, box, limits):
+    """Run `nb` as the grader does, with no forbidden paths and no trusted imports."""
+    return grading.execute(nb, box, forbidden=(), limits=limits, assignment=CHAT, trusted={})
+
+
+# --- the contract with the learner's kernel ---------------------------------------------------
+
+
+@pytest.mark.parametrize("name", contract.INJECTED_MODULES)
+def test_each_module_the_grader_imports_in_a_kernel_exists(name: str) -> None:
+    """The grader imports these by name inside a kernel: a rename breaks here, not a run."""
+    assert importlib.import_module(name).__name__ == name
+
+
+def test_the_guard_code_the_grader_injects_blocks_and_reports(tmp_path: Path) -> None:
+    """GUARD and REPORT, run as the kernel runs them: the attempt is refused and reported."""
+    secret, token = tmp_path / "solutions.ipynb", "token-"
+    code = "\n".join(
+        [
+            execution.GUARD.format(roots=[str(tmp_path)]),
+            f"try:\n    open({str(secret)!r})\nexcept PermissionError:\n    pass",
+            execution.REPORT.format(token=token),
+        ]
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    reported = [line[len(token) :] for line in out.splitlines() if line.startswith(token)]
+    assert [json.loads(line) for line in reported] == [[f"open {secret}"]]
+
+
+def test_a_kernel_loads_the_contract_and_the_guard_without_the_grader() -> None:
+    """What a graded kernel imports stays light: no nbclient, none of the grader's modules."""
+    modules = (contract.GUARD_MODULE, contract.BRIDGE_MODULE, contract.CHECKS_MODULE)
+    code = (
+        f"import sys, {', '.join(modules)}\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('nbclient', 'helpers.grading'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = ast.literal_eval(out.stdout.strip())
+    assert loaded == ["helpers.grading", contract.__name__, contract.GUARD_MODULE]
+
+
+def test_every_name_the_package_exports_resolves() -> None:
+    """`from helpers import grading; grading.<name>` works for each name it lists."""
+    for name in grading.__all__:
+        assert getattr(grading, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        grading.nothing  # noqa: B018 - the attribute access is the test
+
+
 @pytest.fixture
 def box(tmp_path):
     """A submission's box with its Redis, sandboxed where bwrap works."""
-    made = sandbox.Box(tmp_path / "box", sandbox.problem() is None)
+    made = sandbox.Box(tmp_path / "box", sandboxed=sandbox.problem() is None)
     made.start_redis()
     yield made
     made.close()
 
 
 def test_a_kernel_that_cannot_start_is_a_grader_error_not_a_crash(box, monkeypatch) -> None:
-    monkeypatch.setattr(grading, "KERNEL_ARGV", [sys.executable, "-c", "raise SystemExit(3)"])
+    monkeypatch.setattr(kernel, "KERNEL_ARGV", [sys.executable, "-c", "raise SystemExit(3)"])
     nb, _ = grading.assemble(source(), CHAT, solved())
     with pytest.raises(grading.GraderError, match="the Python kernel did not start"):
-        grading.execute(nb, box, (), grading.Limits(5, 30), CHAT, {})
+        run(nb, box, grading.Limits(cell=5, notebook=30))
 
 
 def test_the_notebook_time_limit_stops_the_run_and_says_so(box) -> None:
     slow = scratch(solved(), "setup", "import time\n\ntime.sleep(30)\n")
     nb, _ = grading.assemble(source(), CHAT, slow)
     started = time.monotonic()
-    runs, _ = grading.execute(nb, box, (), grading.Limits(20, 4), CHAT, {})
+    runs, _ = run(nb, box, grading.Limits(cell=20, notebook=4))
     assert time.monotonic() - started < 20
     last_check = max(i for i, c in enumerate(nb.cells) if assignments.is_test(c))
     assert runs[last_check].status == "not run"
@@ -400,7 +460,7 @@ def test_without_bwrap_the_grader_says_so_and_no_notebook_breaks_the_run(
     real = sandbox.reap
     monkeypatch.setattr(sandbox, "reap", lambda folder: reaped.append(folder) or real(folder))
     monkeypatch.setattr(sandbox, "problem", lambda: "bwrap is not installed (in this test)")
-    monkeypatch.setattr(grading, "PARENT_MARGIN", 3)
+    monkeypatch.setattr(pool, "PARENT_MARGIN", 3)
     breakers = {
         "kills-worker": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
         "stops-worker": "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)",
@@ -417,7 +477,7 @@ def test_without_bwrap_the_grader_says_so_and_no_notebook_breaks_the_run(
         grading.grade_all(folder, tmp_path / "refused", require_sandbox=True)
     # Generous for the notebook that kills its Redis: it is replayed in a second kernel, and
     # on a loaded machine (CI runs three test workers on two cores) that takes its time.
-    limits = grading.Limits(CELL_TIMEOUT, 60)
+    limits = grading.Limits(cell=CELL_TIMEOUT, notebook=60)
     reports = grading.grade_all(folder, tmp_path / "out", jobs=2, limits=limits)
     assert "run UNSANDBOXED: bwrap is not installed" in capsys.readouterr().err
     got = {r.student: (r.points, r.failed) for r in reports}

@@ -25,6 +25,7 @@ import nbformat
 import pytest
 
 from helpers import assignments, checks
+from helpers.grading import contract
 
 NAMES = [path.stem for path in assignments.source_paths()]
 # Each partial submission gets some questions right, fails one only on a hidden test,
@@ -43,7 +44,7 @@ VALIDATE = (
 
 def environment() -> dict[str, str]:
     """Kernels with a private Redis each; nbgrader finds `alembic` (its database tool) on PATH."""
-    hidden = ("REDIS_URL", "COURSE_GRADING", "COURSE_NAMESPACE", "JUPYTERHUB_USER")
+    hidden = ("REDIS_URL", contract.GRADING_ENV, *contract.NAMESPACE_ENVS)
     env = {k: v for k, v in os.environ.items() if k not in hidden}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env

@@ -18,8 +18,8 @@ from typing import Any
 
 from helpers import pubsub, redis_server
 from helpers.checks import catalog, tools
+from helpers.grading.contract import GRADING_ENV
 
-GRADING_ENV = "COURSE_GRADING"
 NBGRADER_ENV = "NBGRADER_EXECUTION"  # "autograde" or "validate" while nbgrader runs a notebook
 
 

@@ -53,10 +53,12 @@ class Report:
 
     @property
     def points(self) -> float:
+        """Points earned (a Score's `points`; helpers.checks calls this `earned`)."""
         return sum(score.points for score in self.scores)
 
     @property
     def total(self) -> float:
+        """Points possible (a Score's `total`; helpers.checks calls this `points`)."""
         return sum(score.total for score in self.scores)
 
 
