@@ -4,7 +4,7 @@ They are typed once, in the metadata of the question's test cell in
 `assignments/source/` (nbgrader's `points`, the pack's `course_title`), where the grader
 reads them (helpers.assignments.validate). The learner's kernel cannot read the sources:
 they hold the solutions, and neither the lab image nor the grader's sandbox gives them
-to a kernel. So `python -m helpers.checks` (run by `make assignments`) copies titles and
+to a kernel. So `make assignments` (or `python -m helpers.checks`) copies titles and
 points into questions.json beside this file, and a test fails when that copy is stale.
 """
 

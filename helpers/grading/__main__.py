@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from helpers import assignments
+from helpers.checks import catalog
 from helpers.grading.batch import grade_all
 from helpers.grading.execution import CELL_TIMEOUT, NOTEBOOK_TIMEOUT, Limits
 from helpers.grading.gradebook import Report
@@ -71,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "generate":
         for path in assignments.generate(args.source, args.release):
             print(f"wrote {path}")
+        if args.source.resolve() == assignments.SOURCE_DIR.resolve():
+            # The kernel's copy of the titles and points (helpers/checks/catalog.py).
+            print(f"wrote {catalog.write(args.source)}")
         return 0
     if not args.submissions.is_dir():
         parser.error(f"{args.submissions} is not a folder of submissions")
