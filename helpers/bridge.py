@@ -1,6 +1,6 @@
 """The kernel's end of the grader's bridge: JSON in, JSON out, nothing else.
 
-While a submission is graded, the judge (helpers.remote, in the grader's own process)
+While a submission is graded, the judge (helpers.judge, in the grader's own process)
 asks the learner's kernel to look up a name or call a function, one request at a time,
 as an execute request like `handle('{"op": "call", ...}', 'token')`. This module answers
 with one printed line: the token, then JSON.

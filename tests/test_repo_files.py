@@ -74,3 +74,28 @@ def test_compose_publishes_ports_on_loopback_only_and_waits_for_redis() -> None:
             assert service["environment"]["REDIS_URL"].startswith("redis://redis:")
             assert service["depends_on"]["redis"]["condition"] == "service_healthy"
     assert (ROOT / services["lab"]["build"] / "Dockerfile").exists()
+
+
+HELPERS = ROOT / "helpers"
+
+
+def test_the_package_map_names_every_module_of_helpers_once() -> None:
+    """helpers/__init__.py is the map a maintainer opens first: it must not go stale."""
+    listed = re.findall(r"^    (\w+/?) ", (HELPERS / "__init__.py").read_text(), re.MULTILINE)
+    present = [
+        path.name + "/" if path.is_dir() else path.stem
+        for path in HELPERS.iterdir()
+        if (path.is_dir() and (path / "__init__.py").exists())
+        or (path.suffix == ".py" and path.name != "__init__.py")
+    ]
+    assert sorted(listed) == sorted(present)
+
+
+def test_no_helpers_file_outgrows_one_idea() -> None:
+    """A module that passes ~350 lines is doing several jobs: split it by concern."""
+    long = {
+        str(path.relative_to(ROOT)): n
+        for path in HELPERS.rglob("*.py")
+        if (n := len(path.read_text().splitlines())) > 350
+    }
+    assert not long, f"split these by concern: {long}"

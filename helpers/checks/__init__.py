@@ -18,7 +18,7 @@ The package:
 * tools: plain data and exact comparisons, inputs drawn per run, timed calls;
 * catalog: each question's title and points, copied from the source notebooks;
 * a1_chat_room, a2_kv_service, a3_measure_loss: the rules of each assignment's
-  questions, shared by check() here and the grader's judge (helpers.remote).
+  questions, shared by check() here and the grader's judge (helpers.judge).
 """
 
 from helpers.checks import a1_chat_room, a2_kv_service, a3_measure_loss  # noqa: F401 - register

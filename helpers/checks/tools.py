@@ -1,7 +1,7 @@
 """The checks' shared tools: plain data of exact types, inputs drawn per run, timed calls.
 
 The same rules decide a question in two places: `check("q1")` in the learner's kernel
-(instant feedback) and the grader's judge (helpers.remote), outside the kernel, talking
+(instant feedback) and the grader's judge (helpers.judge), outside the kernel, talking
 to it over helpers.bridge. In both, what the learner's code gives back becomes *plain data* first:
 None, bool, int, float, str, bytes, and lists and dicts of them, of exactly those types.
 A tuple becomes a list; a str subclass, or an object whose __eq__ always says True,

@@ -10,7 +10,7 @@ against a private redis-server, with a time limit per cell and per notebook. A c
 never ends is interrupted; one that ignores the interrupt, or that kills the kernel, is
 skipped and the notebook replayed in a new kernel, so it costs that question, not the run.
 
-Scores are decided outside the kernel (helpers.remote): at each check cell the grader
+Scores are decided outside the kernel (helpers.judge): at each check cell the grader
 calls the learner's code over a JSON-only bridge with inputs drawn for this run,
 compares what comes back with exact types, checks effects on Redis with its own
 connection, and runs the hidden tests in its own process. Nothing the kernel prints

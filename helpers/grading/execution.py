@@ -20,7 +20,7 @@ import zmq
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from helpers import assignments, remote, sandbox
+from helpers import assignments, judge, remote, sandbox
 from helpers.grading import kernel
 from helpers.grading.contract import GUARD_MODULE
 from helpers.grading.rebuild import feedback_only
@@ -177,12 +177,12 @@ class _Execution:
         return None
 
     def _judge(self, client, cell, index, runs, limit) -> tuple[int, CellRun] | None:  # noqa: ANN001
-        """Decide a check cell from outside the kernel (helpers.remote)."""
+        """Decide a check cell from outside the kernel (helpers.judge, helpers.remote)."""
         line = remote.Kernel(functools.partial(kernel.ask, client), time.monotonic() + limit)
         answers = remote.RemoteAnswers(line, self.box)
         where = f"{self.assignment}, cell {index}"
         try:
-            message = remote.judge_cell(self.assignment, cell.source, where, answers, self.trusted)
+            message = judge.judge_cell(self.assignment, cell.source, where, answers, self.trusted)
         except remote.KernelLost as lost:
             return index, CellRun(lost.args[0], lost.args[1])
         runs[index] = CellRun("failed", message) if message else CellRun("ok")

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers import remote, sandbox
+from helpers import judge, sandbox
 from helpers.grading.execution import GraderError, Limits, execute
 from helpers.grading.gradebook import MESSAGE_LIMIT, Report
 from helpers.grading.rebuild import assemble
@@ -94,7 +94,7 @@ def _grade(job: Job, report: Report) -> None:
             forbidden=job.forbidden,
             limits=job.limits,
             assignment=job.assignment,
-            trusted=remote.trusted_imports(original),
+            trusted=judge.trusted_imports(original),
         )
     except GraderError as error:
         report.failed = str(error)

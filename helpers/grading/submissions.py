@@ -14,7 +14,7 @@ from typing import Any
 
 import nbformat
 
-from helpers import assignments, remote
+from helpers import assignments, judge
 from helpers.grading.gradebook import MESSAGE_LIMIT, student_name
 
 MAX_NOTEBOOK = 20 * 2**20  # bytes of a submitted file
@@ -138,7 +138,7 @@ def source(source_dir: Path, name: str) -> Any:
         assignments.validate(nb, name)
         for index, cell in enumerate(nb.cells):
             if assignments.is_test(cell):
-                remote.checked_questions(cell.source, f"{name}, cell {index}")
+                judge.checked_questions(cell.source, f"{name}, cell {index}")
         _source_cache[key] = nb
     return _source_cache[key]
 
