@@ -250,17 +250,11 @@ class Summary:
 
     results: list[Result]
 
-    @property
-    def earned(self) -> float:
-        return sum(result.earned for result in self.results)
-
-    @property
-    def points(self) -> float:
-        return sum(result.points for result in self.results)
-
     def __str__(self) -> str:
         lines = [str(result) for result in self.results]
-        lines.append(f"Score so far: {self.earned:g} / {self.points:g} (before hidden tests)")
+        earned = sum(result.earned for result in self.results)
+        possible = sum(result.points for result in self.results)
+        lines.append(f"Score so far: {earned:g} / {possible:g} (before hidden tests)")
         return "\n".join(lines)
 
     __repr__ = __str__

@@ -57,11 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--notebook-timeout", type=int, default=NOTEBOOK_TIMEOUT, help="seconds per notebook"
     )
-    grade.add_argument(
-        "--require-sandbox",
-        action="store_true",
-        help="refuse to grade when kernels cannot run in the bubblewrap sandbox",
-    )
+    strict = "refuse to grade when kernels cannot run in the bubblewrap sandbox"
+    grade.add_argument("--require-sandbox", action="store_true", help=strict)
     return parser
 
 
