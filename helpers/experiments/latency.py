@@ -26,6 +26,16 @@ from helpers.experiments.results import LatencyResult
 from helpers.experiments.stream_reader import StreamReader
 from helpers.language import N_, _
 
+# What `helpers.experiments` offers from this module (its __init__ imports them all).
+__all__ = [
+    "call_latency",
+    "payload_sweep",
+    "ping_latency",
+    "pubsub_latency",
+    "rate_sweep",
+    "stream_latency",
+]
+
 
 @steady
 def call_latency(

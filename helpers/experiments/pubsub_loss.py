@@ -31,6 +31,14 @@ from helpers.experiments.results import Arrival, LossResult, Published
 from helpers.language import _
 from helpers.redis_server import EmbeddedRedis
 
+# What `helpers.experiments` offers from this module (its __init__ imports them all).
+__all__ = [
+    "late_subscriber",
+    "redis_restart",
+    "slow_consumer",
+    "subscriber_away",
+]
+
 
 def _publish(client: redis.Redis, channel: str, seq: int, payload: int) -> Published:
     sent = time.perf_counter_ns()

@@ -12,6 +12,16 @@ from dataclasses import dataclass, field
 
 from helpers.language import N_, _
 
+# What `helpers.experiments` offers from this module (its __init__ imports them all).
+__all__ = [
+    "Arrival",
+    "LatencyResult",
+    "LossResult",
+    "Published",
+    "gaps",
+    "lost",
+]
+
 
 def lost(sent: Iterable[int], received: Iterable[int]) -> list[int]:
     """The sequence numbers in `sent` that are not in `received`, in order, each once."""

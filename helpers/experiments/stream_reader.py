@@ -13,6 +13,9 @@ from helpers.experiments.harness import Progress, Server, parse, url_of
 from helpers.experiments.results import Arrival
 from helpers.language import _
 
+# What `helpers.experiments` offers from this module (its __init__ imports them all).
+__all__ = ["StreamReader"]
+
 
 class StreamReader(Worker):
     """A consumer in a consumer group: XREADGROUP, handle, XACK, until it is stopped.

@@ -30,6 +30,15 @@ from helpers.experiments.stream_reader import StreamReader
 from helpers.language import _
 from helpers.redis_server import EmbeddedRedis
 
+# What `helpers.experiments` offers from this module (its __init__ imports them all).
+__all__ = [
+    "stream_consumer_away",
+    "stream_late_consumer",
+    "stream_restart",
+    "stream_slow_consumer",
+    "stream_trimmed",
+]
+
 
 def _xadd(
     client: redis.Redis, stream: str, seq: int, payload: int, maxlen: int | None = None
