@@ -178,7 +178,7 @@ class LocalService:
         return plain(self.client.send(payload))
 
     def close(self) -> None:
-        from helpers import background
+        from helpers import rpc
 
         self.client.close()
-        background.stop(self.name)
+        rpc.stop(self.name)
