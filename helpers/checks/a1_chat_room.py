@@ -23,29 +23,32 @@ from helpers.checks.tools import (
     same,
     show,
 )
+from helpers.language import _
 
 CHAT = "a1_chat_room"
 
 
 def _members(answers: Answers, *names: str) -> list[Any]:
-    chat_client = answers.get("ChatClient", "question 2")
+    chat_client = answers.get("ChatClient", _("question 2"))
     return [answers.call(f"ChatClient({name!r})", chat_client, name) for name in names]
 
 
 @question(CHAT, "q1")
 def _chat_names(answers: Answers) -> None:
-    channel_for = answers.get("channel_for", "question 1")
-    encode = answers.get("encode", "question 1")
-    decode = answers.get("decode", "question 1")
+    channel_for = answers.get("channel_for", _("question 1"))
+    encode = answers.get("encode", _("question 1"))
+    decode = answers.get("decode", _("question 1"))
     for room in ("lobby", random_word(), f"{random_word()}-*"):
         got = answers.call(f"channel_for({room!r})", channel_for, room)
         want = answers.channel(f"chat:{room}")
         expect(
             same(got, want),
             f"channel_for({room!r}) == {want!r}",
-            f"it returned {show(got)}",
-            "Put every room under the `chat:` prefix, passed through channel(...), so "
-            "learners sharing one Redis do not hear each other.",
+            _("it returned {value}").format(value=show(got)),
+            _(
+                "Put every room under the `chat:` prefix, passed through channel(...), so "
+                "learners sharing one Redis do not hear each other."
+            ),
         )
     pairs = [("ann", "hello"), ("bo:b", 'a "quoted" line: ünïcode, commas, {}')]
     pairs += [(random_word(), random_text()), (random_text(4), random_text(20))]
@@ -53,17 +56,19 @@ def _chat_names(answers: Answers) -> None:
         data = answers.call(f"encode({sender!r}, {text!r})", encode, sender, text)
         expect(
             type(data) in (str, bytes),
-            "encode() to return a string, which is what PUBLISH sends",
-            f"it returned {show(data)}",
-            "json.dumps({...}) gives a string that keeps any text intact.",
+            _("encode() to return a string, which is what PUBLISH sends"),
+            _("it returned {value}").format(value=show(data)),
+            _("json.dumps({...}) gives a string that keeps any text intact."),
         )
         back = answers.call("decode(encode(...))", decode, data)
         expect(
             same(back, [sender, text]),
             f"decode(encode({sender!r}, {text!r})) == {(sender, text)!r}",
-            f"it returned {show(back)}",
-            "A sender or text can contain any character, even ':', quotes or spaces at the "
-            "ends: a format like JSON survives that, splitting on ':' does not.",
+            _("it returned {value}").format(value=show(back)),
+            _(
+                "A sender or text can contain any character, even ':', quotes or spaces at the "
+                "ends: a format like JSON survives that, splitting on ':' does not."
+            ),
         )
 
 
@@ -72,7 +77,12 @@ def _returns(
 ) -> None:
     """Call the learner's `function` (no arguments) and expect exactly `want` back."""
     got = answers.call(label, function)
-    expect(same(got, want), f"{label} == {want!r}{note}", f"it returned {show(got)}", hint)
+    expect(
+        same(got, want),
+        f"{label} == {want!r}{note}",
+        _("it returned {value}").format(value=show(got)),
+        hint,
+    )
 
 
 def _publish_as_zed(
@@ -83,19 +93,22 @@ def _publish_as_zed(
 
     Returns the channel. What Redis itself counts cannot be faked by a ChatClient.
     """
-    channel = answers.call(f"channel_for({room!r})", answers.get("channel_for", "question 1"), room)
-    data = answers.call("encode('zed', ...)", answers.get("encode", "question 1"), "zed", text)
+    channel_for = answers.get("channel_for", _("question 1"))
+    channel = answers.call(f"channel_for({room!r})", channel_for, room)
+    data = answers.call("encode('zed', ...)", answers.get("encode", _("question 1")), "zed", text)
     expect(
         is_text(channel) and type(data) in (str, bytes),
-        "channel_for() and encode() to return strings",
-        f"they returned {show(channel)} and {show(data)}",
-        "Question 1 first: the chat needs a channel name and a message string.",
+        _("channel_for() and encode() to return strings"),
+        _("they returned {first} and {second}").format(first=show(channel), second=show(data)),
+        _("Question 1 first: the chat needs a channel name and a message string."),
     )
     reached = answers.redis.publish(channel, data)
     expect(
         reached == reach,
-        f"a message the check published itself on channel_for({room!r}) to reach {who}",
-        f"Redis queued it for {reached} subscriber(s)",
+        _("a message the check published itself on channel_for({room!r}) to reach {who}").format(
+            room=room, who=who
+        ),
+        _("Redis queued it for {count} subscriber(s)").format(count=reached),
         hint,
     )
     return channel
@@ -112,52 +125,58 @@ def _chat_room(answers: Answers) -> None:
         count = answers.call(f"ann.say({room!r}, 'hello bob')", ann.say, room, "hello bob")
         expect(
             same(count, 2),
-            "ann.say(...) to return 2: Redis queued the message for ann and bob",
-            f"it returned {show(count)}",
-            "Return what r.publish(...) returns. It counts the subscribers Redis queued "
-            "the message for, and ann is subscribed to her own room too.",
+            _("ann.say(...) to return 2: Redis queued the message for ann and bob"),
+            _("it returned {value}").format(value=show(count)),
+            _(
+                "Return what r.publish(...) returns. It counts the subscribers Redis queued "
+                "the message for, and ann is subscribed to her own room too."
+            ),
         )
         _returns(
             answers,
             "bob.history()",
             bob.history,
             want=[[room, "ann", "hello bob"]],
-            hint="_heard() must append (room, sender, text) to self.seen; the room is the "
-            "channel name without the channel_for('') prefix.",
+            hint=_(
+                "_heard() must append (room, sender, text) to self.seen; the room is the "
+                "channel name without the channel_for('') prefix."
+            ),
         )
-        hint = "join() must subscribe, on Redis, to channel_for(room)."
-        channel = _publish_as_zed(answers, room, text, reach=2, who="ann and bob", hint=hint)
+        hint = _("join() must subscribe, on Redis, to channel_for(room).")
+        channel = _publish_as_zed(answers, room, text, reach=2, who=_("ann and bob"), hint=hint)
         answers.call(f"bob.say({room!r}, 'hi ann')", bob.say, room, "hi ann")
         _returns(
             answers,
             "ann.history()",
             ann.history,
             want=[[room, "ann", "hello bob"], [room, "zed", text], [room, "bob", "hi ann"]],
-            note=", oldest first (zed's message was published by the check)",
-            hint="history() returns everything this member heard from Redis, in arrival order.",
+            note=_(", oldest first (zed's message was published by the check)"),
+            hint=_("history() returns everything this member heard from Redis, in arrival order."),
         )
         spy = Listener(answers.redis, channel)
         count = answers.call(f"bob.say({room!r}, ...)", bob.say, room, text)
         expect(
             same(count, 3),
-            "bob.say(...) to return 3: ann, bob and the check's own listener",
-            f"it returned {show(count)}",
-            "say() publishes on channel_for(room) and returns what r.publish(...) returns.",
+            _("bob.say(...) to return 3: ann, bob and the check's own listener"),
+            _("it returned {value}").format(value=show(count)),
+            _("say() publishes on channel_for(room) and returns what r.publish(...) returns."),
         )
         sent = spy.next()
-        back = answers.call("decode(...)", answers.get("decode", "question 1"), sent)
+        back = answers.call("decode(...)", answers.get("decode", _("question 1")), sent)
         expect(
             same(back, ["bob", text]),
-            f"the check's listener on channel_for({room!r}) to hear ('bob', {text!r})",
-            f"it heard {show(sent)}",
-            "say() must PUBLISH encode(self.name, text) on channel_for(room).",
+            _("the check's listener on channel_for({room!r}) to hear ('bob', {text!r})").format(
+                room=room, text=text
+            ),
+            _("it heard {value}").format(value=show(sent)),
+            _("say() must PUBLISH encode(self.name, text) on channel_for(room)."),
         )
         nothing = answers.call("cy.history()", cy.history)
         expect(
             same(nothing, []),
-            "cy, who never joined, to have heard nothing",
-            f"cy.history() returned {show(nothing)}",
-            "Each ChatClient needs its own pubsub; only join() subscribes it.",
+            _("cy, who never joined, to have heard nothing"),
+            _("cy.history() returned {value}").format(value=show(nothing)),
+            _("Each ChatClient needs its own pubsub; only join() subscribes it."),
         )
     finally:
         close_all(*made, spy)
@@ -176,12 +195,14 @@ def _chat_pattern(answers: Answers) -> None:
         count = answers.call(f"red.say({red_room!r}, 'go')", red.say, red_room, "go")
         expect(
             same(count, 2),
-            f"red.say({red_room!r}, ...) to reach 2 subscribers: red, and watcher by pattern",
-            f"it returned {show(count)}",
-            "join() must use psubscribe for a room name with * in it, subscribe otherwise.",
+            _("red.say({room!r}, ...) to reach 2 subscribers: red, and watcher by pattern").format(
+                room=red_room
+            ),
+            _("it returned {value}").format(value=show(count)),
+            _("join() must use psubscribe for a room name with * in it, subscribe otherwise."),
         )
-        hint = "watcher.join('...-*') must psubscribe to channel_for('...-*') on Redis."
-        _publish_as_zed(answers, green_room, text, reach=1, who="the watcher", hint=hint)
+        hint = _("watcher.join('...-*') must psubscribe to channel_for('...-*') on Redis.")
+        _publish_as_zed(answers, green_room, text, reach=1, who=_("the watcher"), hint=hint)
         answers.call(f"ann.say({blue_room!r}, 'blue here')", ann.say, blue_room, "blue here")
         answers.call(f"ann.say({base + 'lobby'!r}, 'x')", ann.say, base + "lobby", "x")
         want = [[red_room, "red", "go"], [green_room, "zed", text], [blue_room, "ann", "blue here"]]
@@ -190,8 +211,10 @@ def _chat_pattern(answers: Answers) -> None:
             "watcher.history()",
             watcher.history,
             want=want,
-            hint="For a pattern subscription the message type is 'pmessage': message['channel'] "
-            "is the room's own channel, message['pattern'] is what was joined.",
+            hint=_(
+                "For a pattern subscription the message type is 'pmessage': message['channel'] "
+                "is the room's own channel, message['pattern'] is what was joined."
+            ),
         )
     finally:
         close_all(*made)
@@ -203,38 +226,44 @@ def _entry(value: Any) -> bool:
 
 @question(CHAT, "q4")
 def _chat_late(answers: Answers) -> None:
-    where = "question 4"
+    where = _("question 4")
     alice_heard = answers.get("alice_heard", where)
     bob_heard = answers.get("bob_heard", where)
     first = answers.get("first_receivers", where)
     later = answers.get("later_receivers", where)
     expect(
         type(alice_heard) is list and len(alice_heard) >= 2 and all(map(_entry, alice_heard)),
-        "alice_heard: alice's history() with at least the two messages she said",
-        f"alice_heard is {show(alice_heard)}",
-        "alice joins, says something, bob joins, alice says something again; then "
-        "alice_heard = alice.history().",
+        _("alice_heard: alice's history() with at least the two messages she said"),
+        _("alice_heard is {value}").format(value=show(alice_heard)),
+        _(
+            "alice joins, says something, bob joins, alice says something again; then "
+            "alice_heard = alice.history()."
+        ),
     )
     expect(
         type(bob_heard) is list
         and all(map(_entry, bob_heard))
         and not any(same(entry, alice_heard[0]) for entry in bob_heard),
-        f"bob_heard without alice's first message {alice_heard[0]!r}: bob was not there",
-        f"bob_heard is {show(bob_heard)}",
-        "bob must join after alice's first say() and before her second one.",
+        _("bob_heard without alice's first message {message!r}: bob was not there").format(
+            message=alice_heard[0]
+        ),
+        _("bob_heard is {value}").format(value=show(bob_heard)),
+        _("bob must join after alice's first say() and before her second one."),
     )
     expect(
         any(same(entry, alice_heard[-1]) for entry in bob_heard),
-        f"bob_heard to contain alice's last message {alice_heard[-1]!r}",
-        f"bob_heard is {show(bob_heard)}",
-        "Call bob.history() after alice's second say().",
+        _("bob_heard to contain alice's last message {message!r}").format(message=alice_heard[-1]),
+        _("bob_heard is {value}").format(value=show(bob_heard)),
+        _("Call bob.history() after alice's second say()."),
     )
     expect(
         is_int(first) and is_int(later) and later == first + 1,
-        "later_receivers == first_receivers + 1: bob's subscription is the one more",
+        _("later_receivers == first_receivers + 1: bob's subscription is the one more"),
         f"first_receivers={show(first)}, later_receivers={show(later)}",
-        "Keep what each alice.say(...) returned: PUBLISH counts the subscribers present "
-        "at that moment, and nobody keeps the message for anyone who joins later.",
+        _(
+            "Keep what each alice.say(...) returned: PUBLISH counts the subscribers present "
+            "at that moment, and nobody keeps the message for anyone who joins later."
+        ),
     )
     _replay_late_joiner(answers)
 
@@ -252,10 +281,14 @@ def _replay_late_joiner(answers: Answers) -> None:
         heard = answers.call("dave.history()", dave.history)
         expect(
             same([first, later, heard], [1, 2, [[room, "carol", after]]]),
-            "the check's own run of your chat: carol says, dave joins, carol says again -> "
-            "say() returns 1 then 2, and dave hears only the second message",
-            f"say() returned {show(first)} then {show(later)}; dave heard {show(heard)}",
-            "Your ChatClient from question 2 must work for question 4's story too.",
+            _(
+                "the check's own run of your chat: carol says, dave joins, carol says again -> "
+                "say() returns 1 then 2, and dave hears only the second message"
+            ),
+            _("say() returned {first} then {later}; dave heard {heard}").format(
+                first=show(first), later=show(later), heard=show(heard)
+            ),
+            _("Your ChatClient from question 2 must work for question 4's story too."),
         )
     finally:
         close_all(*made)

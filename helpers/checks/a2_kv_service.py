@@ -14,6 +14,7 @@ from typing import Any
 
 from helpers.checks.core import Answers, Mismatch, expect, fresh_name, question
 from helpers.checks.tools import random_text, rng, same, show
+from helpers.language import _
 
 KV = "a2_kv_service"
 # Application errors: codes outside -32768..-32000, which JSON-RPC 2.0 reserves (notebook 03).
@@ -32,11 +33,13 @@ class _KVService:
     """The learner's `methods`, served by a server of the check's own for one check."""
 
     def __init__(self, answers: Answers) -> None:
-        methods = answers.get("methods", "the methods cell")
+        methods = answers.get("methods", _("the methods cell"))
         expect(
             type(methods) is dict and set(methods) >= METHODS,
-            "methods: a dict with the keys 'set', 'get', 'delete' and 'incr'",
-            f"methods has {sorted(methods) if type(methods) is dict else show(methods)}",
+            _("methods: a dict with the keys 'set', 'get', 'delete' and 'incr'"),
+            _("methods has {keys}").format(
+                keys=sorted(methods) if type(methods) is dict else show(methods)
+            ),
             'methods = {"set": kv_set, "get": kv_get, "delete": kv_delete, "incr": kv_incr}',
         )
         self.answers, self.methods = answers, methods
@@ -55,29 +58,35 @@ class _KVService:
             return self.service.send(payload)
         except (OSError, ValueError) as error:
             raise Mismatch(
-                f"{label} to be answered",
-                f"the server gave no JSON-RPC answer ({type(error).__name__}: {error})",
-                "Each method returns Success(...), Error(...) or InvalidParams(...) quickly.",
+                _("{label} to be answered").format(label=label),
+                _("the server gave no JSON-RPC answer ({kind}: {error})").format(
+                    kind=type(error).__name__, error=error
+                ),
+                _("Each method returns Success(...), Error(...) or InvalidParams(...) quickly."),
             ) from None
 
     def call(self, method: str, *params: Any) -> dict:
-        label = f"{method}({', '.join(map(repr, params))}) over JSON-RPC"
+        label = _("{call} over JSON-RPC").format(call=f"{method}({', '.join(map(repr, params))})")
         reply = self.send(request(method, *params), label)
         expect(
             type(reply) is dict and ("result" in reply or "error" in reply),
-            f"a JSON-RPC response to {label}",
+            _("a JSON-RPC response to {label}").format(label=label),
             show(reply),
-            "Each method returns Success(...), Error(...) or InvalidParams(...).",
+            _("Each method returns Success(...), Error(...) or InvalidParams(...)."),
         )
         error = reply.get("error")
         if type(error) is dict and same(error.get("code"), -32603):
             # The server hides the exception; calling the method here names it.
             self.answers.call(f"{method}{params!r}", self.methods[method], *params)
             raise Mismatch(
-                f"{label} to answer",
-                f"the method raised inside the server: {show(error.get('data'))}",
-                "An exception in a method becomes -32603 Internal error. Call the function "
-                "directly in a cell to see the traceback.",
+                _("{label} to answer").format(label=label),
+                _("the method raised inside the server: {data}").format(
+                    data=show(error.get("data"))
+                ),
+                _(
+                    "An exception in a method becomes -32603 Internal error. Call the function "
+                    "directly in a cell to see the traceback."
+                ),
             )
         return reply
 
@@ -85,7 +94,7 @@ class _KVService:
         expect(
             same(reply.get("result"), want) and "error" not in reply,
             f"{label} -> result {want!r}",
-            f"the reply was {show(reply)}",
+            _("the reply was {reply}").format(reply=show(reply)),
             hint,
         )
 
@@ -93,8 +102,8 @@ class _KVService:
         error = reply.get("error")
         expect(
             type(error) is dict and same(error.get("code"), code),
-            f"{label} -> an error with code {code}",
-            f"the reply was {show(reply)}",
+            _("{label} -> an error with code {code}").format(label=label, code=code),
+            _("the reply was {reply}").format(reply=show(reply)),
             hint,
         )
 
@@ -116,30 +125,34 @@ def _kv_set_get(answers: Answers) -> None:
         for name, value in [("colour", "blue"), (random_text(6), random_text())]:
             key = kv.key(name)
             label = f"set({key!r}, {value!r})"
-            kv.expect_result(kv.call("set", key, value), True, label, "Return Success(True).")
+            kv.expect_result(kv.call("set", key, value), True, label, _("Return Success(True)."))
             stored = kv.stored(key)
             expect(
                 same(stored, value),
-                f"Redis to hold {value!r} under key_for({key!r})",
-                f"Redis has {show(stored)} there",
-                "Store with r.set(key_for(key), value): the service is backed by Redis.",
+                _("Redis to hold {value!r} under key_for({key!r})").format(value=value, key=key),
+                _("Redis has {stored} there").format(stored=show(stored)),
+                _("Store with r.set(key_for(key), value): the service is backed by Redis."),
             )
-            kv.expect_result(kv.call("get", key), value, f"get({key!r})", "Return Success(value).")
+            kv.expect_result(
+                kv.call("get", key), value, f"get({key!r})", _("Return Success(value).")
+            )
         missing = kv.key("never-set")
         reply = kv.call("get", missing)
         kv.expect_error(
             reply,
             KEY_NOT_FOUND,
-            f"get({missing!r}) of a key never set",
-            "r.get() returns None for a missing key: answer "
-            'Error(KEY_NOT_FOUND, "Key not found", {"key": key}).',
+            _("get({key!r}) of a key never set").format(key=missing),
+            _(
+                "r.get() returns None for a missing key: answer "
+                'Error(KEY_NOT_FOUND, "Key not found", {"key": key}).'
+            ),
         )
         data = reply["error"].get("data")
         expect(
             type(data) is dict and same(data.get("key"), missing),
-            f'the error\'s data to name the key: {{"key": {missing!r}}}',
-            f"data was {show(data)}",
-            "A good error says what went wrong with what: put the key in `data`.",
+            _('the error\'s data to name the key: {{"key": {key!r}}}').format(key=missing),
+            _("data was {data}").format(data=show(data)),
+            _("A good error says what went wrong with what: put the key in `data`."),
         )
 
     _kv(answers, run)
@@ -150,14 +163,20 @@ def _kv_delete_incr(answers: Answers) -> None:
     def run(kv: _KVService) -> None:
         key, counter, word = kv.key("gone"), kv.key("visits"), kv.key("word")
         kv.call("set", key, "x")
-        kv.expect_result(kv.call("delete", key), 1, f"delete({key!r})", "Return r.delete(...).")
+        kv.expect_result(kv.call("delete", key), 1, f"delete({key!r})", _("Return r.delete(...)."))
         kv.expect_result(
-            kv.call("delete", key), 0, f"delete({key!r}) again", "Deleting nothing deletes 0 keys."
+            kv.call("delete", key),
+            0,
+            _("delete({key!r}) again").format(key=key),
+            _("Deleting nothing deletes 0 keys."),
         )
         kv.expect_error(
-            kv.call("get", key), KEY_NOT_FOUND, f"get({key!r}) after delete", "It is gone."
+            kv.call("get", key),
+            KEY_NOT_FOUND,
+            _("get({key!r}) after delete").format(key=key),
+            _("It is gone."),
         )
-        hint = "INCRBY starts a missing key at 0; return Success(the new value)."
+        hint = _("INCRBY starts a missing key at 0; return Success(the new value).")
         step = rng.randint(2, 99)
         kv.expect_result(kv.call("incr", counter), 1, f"incr({counter!r})", hint)
         kv.expect_result(
@@ -166,17 +185,21 @@ def _kv_delete_incr(answers: Answers) -> None:
         stored = kv.stored(counter)
         expect(
             same(stored, str(1 + step)),
-            f"Redis to hold {str(1 + step)!r} under key_for({counter!r})",
-            f"Redis has {show(stored)} there",
-            "Count in Redis with r.incrby(key_for(key), by).",
+            _("Redis to hold {value!r} under key_for({key!r})").format(
+                value=str(1 + step), key=counter
+            ),
+            _("Redis has {stored} there").format(stored=show(stored)),
+            _("Count in Redis with r.incrby(key_for(key), by)."),
         )
         kv.call("set", word, "hello")
         kv.expect_error(
             kv.call("incr", word),
             NOT_AN_INTEGER,
-            f"incr({word!r}) of a key holding 'hello'",
-            "Redis raises redis.ResponseError; catch it and answer "
-            'Error(NOT_AN_INTEGER, "Value is not an integer", {"key": key}).',
+            _("incr({key!r}) of a key holding 'hello'").format(key=word),
+            _(
+                "Redis raises redis.ResponseError; catch it and answer "
+                'Error(NOT_AN_INTEGER, "Value is not an integer", {"key": key}).'
+            ),
         )
 
     _kv(answers, run)
@@ -186,7 +209,7 @@ def _kv_delete_incr(answers: Answers) -> None:
 def _kv_types(answers: Answers) -> None:
     def run(kv: _KVService) -> None:
         key = kv.key("typed")
-        hint = "Check isinstance(...) first and return InvalidParams('...') for a wrong type."
+        hint = _("Check isinstance(...) first and return InvalidParams('...') for a wrong type.")
         for method, params in [
             ("set", (1, "one")),
             ("set", (key, ["a", "list"])),
@@ -201,9 +224,9 @@ def _kv_types(answers: Answers) -> None:
             kv.expect_error(kv.call(method, *params), INVALID_PARAMS, label, hint)
         expect(
             kv.stored(key) is None,
-            f"nothing stored under key_for({key!r}) by calls that were refused",
-            "a value was stored",
-            "Refuse before writing to Redis.",
+            _("nothing stored under key_for({key!r}) by calls that were refused").format(key=key),
+            _("a value was stored"),
+            _("Refuse before writing to Redis."),
         )
 
     _kv(answers, run)
@@ -211,29 +234,31 @@ def _kv_types(answers: Answers) -> None:
 
 @question(KV, "q4")
 def _kv_batch(answers: Answers) -> None:
-    batch = answers.get("batch", "question 4")
-    replies = answers.get("batch_replies", "question 4")
+    batch = answers.get("batch", _("question 4"))
+    replies = answers.get("batch_replies", _("question 4"))
     items = batch if type(batch) is list else []
     ids = [item.get("id") for item in items if type(item) is dict and "id" in item]
     expect(
         type(batch) is list and len(ids) >= 3,
-        "batch: a list of at least 3 requests (with ids), sent in one call",
-        f"batch is {show(batch)}",
-        "Build it with [request(...), request(...), ...] and send it with client.send(batch).",
+        _("batch: a list of at least 3 requests (with ids), sent in one call"),
+        _("batch is {value}").format(value=show(batch)),
+        _("Build it with [request(...), request(...), ...] and send it with client.send(batch)."),
     )
     answered = [x.get("id") for x in replies if type(x) is dict] if type(replies) is list else []
     expect(
         type(replies) is list and sorted(map(str, ids)) == sorted(map(str, answered)),
-        f"batch_replies: one reply per request with an id ({len(ids)}), none for notifications",
-        f"batch_replies is {show(replies)}",
-        "batch_replies = client.send(batch), after the server is started.",
+        _(
+            "batch_replies: one reply per request with an id ({count}), none for notifications"
+        ).format(count=len(ids)),
+        _("batch_replies is {value}").format(value=show(replies)),
+        _("batch_replies = client.send(batch), after the server is started."),
     )
     kinds = {"error" if "error" in x else "result" for x in replies if type(x) is dict}
     expect(
         kinds == {"error", "result"},
-        "a mixed batch: at least one request that succeeds and one that fails",
-        f"only {', '.join(sorted(kinds))} replies",
-        "Add a get() of a key you never set: its error comes back beside the results.",
+        _("a mixed batch: at least one request that succeeds and one that fails"),
+        _("only {kinds} replies").format(kinds=", ".join(sorted(kinds))),
+        _("Add a get() of a key you never set: its error comes back beside the results."),
     )
 
     def run(kv: _KVService) -> None:
@@ -245,7 +270,7 @@ def _kv_batch(answers: Answers) -> None:
             request("get", kv.key("missing")),
             request("incr", key, "x"),
         ]
-        got = kv.send(sent, "a batch of 5 requests")
+        got = kv.send(sent, _("a batch of 5 requests"))
         by_id = {r.get("id"): r for r in got if type(r) is dict} if type(got) is list else {}
         want = [("result", True), ("result", start + 1), ("result", str(start + 1))]
         want += [("error", KEY_NOT_FOUND), ("error", INVALID_PARAMS)]
@@ -256,10 +281,13 @@ def _kv_batch(answers: Answers) -> None:
                 found = found.get("code") if type(found) is dict else None
             expect(
                 same(found, value),
-                f"{request_sent['method']}{tuple(request_sent['params'])} in a batch -> "
-                f"{kind} {value!r}",
-                f"the reply was {show(reply)}",
-                "Each element of a batch is answered on its own, in order.",
+                _("{call} in a batch -> {kind} {value!r}").format(
+                    call=f"{request_sent['method']}{tuple(request_sent['params'])}",
+                    kind=kind,
+                    value=value,
+                ),
+                _("the reply was {reply}").format(reply=show(reply)),
+                _("Each element of a batch is answered on its own, in order."),
             )
 
     _kv(answers, run)

@@ -12,14 +12,15 @@ import math
 from helpers.checks.core import Answers, expect, question
 from helpers.checks.tools import is_int, is_number, rng, same, show
 from helpers.experiments import results
+from helpers.language import _
 
 LOSS = "a3_measure_loss"
 
 
 def _experiment(answers: Answers) -> tuple[int, list[int], list[int]]:
     """(COUNT, published, received) from the learner's run, checked for shape."""
-    where = "the experiment cell"
-    count = answers.get("COUNT", "question 1")
+    where = _("the experiment cell")
+    count = answers.get("COUNT", _("question 1"))
     published = answers.get("published", where)
     received = answers.get("received", where)
     expect(
@@ -27,15 +28,17 @@ def _experiment(answers: Answers) -> tuple[int, list[int], list[int]]:
         and type(published) is list
         and len(published) == count
         and all(map(is_int, published)),
-        f"published: one PUBLISH return value per message, {show(count)} of them",
-        f"published is {show(published)}",
-        "Run the experiment cell again after changing the parameters.",
+        _("published: one PUBLISH return value per message, {count} of them").format(
+            count=show(count)
+        ),
+        _("published is {value}").format(value=show(published)),
+        _("Run the experiment cell again after changing the parameters."),
     )
     expect(
         type(received) is list and all(is_int(n) and 0 <= n < count for n in received),
-        f"received: sequence numbers between 0 and {count - 1}",
-        f"received is {show(received)}",
-        "Run the experiment cell again.",
+        _("received: sequence numbers between 0 and {last}").format(last=count - 1),
+        _("received is {value}").format(value=show(received)),
+        _("Run the experiment cell again."),
     )
     return count, published, sorted(set(received))
 
@@ -47,43 +50,49 @@ def _near(guess: object, want: float) -> bool:
 
 @question(LOSS, "q1")
 def _loss_run(answers: Answers) -> None:
-    rate = answers.get("RATE", "question 1")
-    count = answers.get("COUNT", "question 1")
-    away = answers.get("AWAY_SECONDS", "question 1")
+    rate = answers.get("RATE", _("question 1"))
+    count = answers.get("COUNT", _("question 1"))
+    away = answers.get("AWAY_SECONDS", _("question 1"))
     expect(
         is_number(rate) and 100 <= rate <= 5000,
-        "RATE between 100 and 5000 messages per second",
+        _("RATE between 100 and 5000 messages per second"),
         f"RATE = {show(rate)}",
-        "Pick a rate this machine can pace: a few hundred to a few thousand per second.",
+        _("Pick a rate this machine can pace: a few hundred to a few thousand per second."),
     )
     expect(
         is_int(count) and 100 <= count <= 10_000 and count / rate <= 10,
-        "COUNT between 100 and 10,000, and a run of at most 10 s (COUNT / RATE)",
-        f"COUNT = {show(count)} at RATE {rate}",
-        "Fewer messages or a higher rate keep the experiment short.",
+        _("COUNT between 100 and 10,000, and a run of at most 10 s (COUNT / RATE)"),
+        _("COUNT = {count} at RATE {rate}").format(count=show(count), rate=rate),
+        _("Fewer messages or a higher rate keep the experiment short."),
     )
     expect(
         is_number(away) and 0 < away < 0.6 * count / rate,
-        f"0 < AWAY_SECONDS < {0.6 * count / rate:.2f} s, so the subscriber comes back in time",
+        _("0 < AWAY_SECONDS < {limit:.2f} s, so the subscriber comes back in time").format(
+            limit=0.6 * count / rate
+        ),
         f"AWAY_SECONDS = {show(away)}",
-        "The subscriber leaves after a third of the run: it must be back before the end.",
+        _("The subscriber leaves after a third of the run: it must be back before the end."),
     )
-    predicted = answers.get("predicted_lost", "question 1")
-    count, _, received = _experiment(answers)
+    predicted = answers.get("predicted_lost", _("question 1"))
+    count, _published, received = _experiment(answers)
     measured = len(_lost(count, received))
     expect(
         _near(predicted, rate * away) or _near(predicted, measured),
-        f"predicted_lost: about {rate * away:g}, what your RATE and AWAY_SECONDS give "
-        f"(or the {measured} you measured), within 20%",
+        _(
+            "predicted_lost: about {predicted:g}, what your RATE and AWAY_SECONDS give "
+            "(or the {measured} you measured), within 20%"
+        ).format(predicted=rate * away, measured=measured),
         f"predicted_lost = {show(predicted)}",
-        "Nobody listens while the subscriber is away: how many messages are published in "
-        "AWAY_SECONDS at RATE per second? Write the reason in a comment beside it.",
+        _(
+            "Nobody listens while the subscriber is away: how many messages are published in "
+            "AWAY_SECONDS at RATE per second? Write the reason in a comment beside it."
+        ),
     )
     expect(
         bool(received),
-        "received: the sequence numbers the subscriber heard",
-        "received is empty",
-        "Run the experiment cell again.",
+        _("received: the sequence numbers the subscriber heard"),
+        _("received is empty"),
+        _("Run the experiment cell again."),
     )
 
 
@@ -106,8 +115,8 @@ def _drawn(count: int) -> list[int]:
 
 @question(LOSS, "q2")
 def _loss_lost(answers: Answers) -> None:
-    lost_messages = answers.get("lost_messages", "question 2")
-    count, _, received = _experiment(answers)
+    lost_messages = answers.get("lost_messages", _("question 2"))
+    count, _published, received = _experiment(answers)
     drawn_count = rng.randint(5, 40)
     for label, n, heard in [
         ("lost_messages(COUNT, received)", count, received),
@@ -117,18 +126,22 @@ def _loss_lost(answers: Answers) -> None:
         want = _lost(n, heard)
         expect(
             same(got, want),
-            f"{label}: the {len(want)} numbers from 0 to {n - 1} missing from the list, "
-            f"in order, starting {want[:5]}",
-            f"it returned {show(got)}",
-            "Every number in range(published_count) that is not in received, in order; "
-            "received may be unordered and repeat a number.",
+            _(
+                "{label}: the {count} numbers from 0 to {last} missing from the list, "
+                "in order, starting {start}"
+            ).format(label=label, count=len(want), last=n - 1, start=want[:5]),
+            _("it returned {value}").format(value=show(got)),
+            _(
+                "Every number in range(published_count) that is not in received, in order; "
+                "received may be unordered and repeat a number."
+            ),
         )
 
 
 @question(LOSS, "q3")
 def _loss_gaps(answers: Answers) -> None:
-    gaps = answers.get("gaps", "question 3")
-    count, _, received = _experiment(answers)
+    gaps = answers.get("gaps", _("question 3"))
+    count, _published, received = _experiment(answers)
     drawn = _lost(40, _drawn(40))
     rng.shuffle(drawn)
     for label, lost in [("gaps(lost)", _lost(count, received)), ("gaps([...])", drawn)]:
@@ -136,9 +149,11 @@ def _loss_gaps(answers: Answers) -> None:
         want = _gaps(lost)
         expect(
             same(got, want),
-            f"{label} == {show(want)}: [first, last] of each run of consecutive numbers",
-            f"it returned {show(got)}",
-            "Walk the sorted lost numbers; a number that is not last + 1 starts a new gap.",
+            _("{label} == {want}: [first, last] of each run of consecutive numbers").format(
+                label=label, want=show(want)
+            ),
+            _("it returned {value}").format(value=show(got)),
+            _("Walk the sorted lost numbers; a number that is not last + 1 starts a new gap."),
         )
 
 
@@ -149,48 +164,56 @@ def _loss_numbers(answers: Answers) -> None:
     zero = sum(1 for n in published if n == 0)
     counted = sum(1 for seq in lost if published[seq] > 0)
     for name, want, meaning in [
-        ("lost_count", len(lost), "messages the subscriber never received"),
-        ("zero_returns", zero, "PUBLISH calls that returned 0"),
-        ("counted_but_lost", counted, "lost messages whose PUBLISH returned 1 or more"),
+        ("lost_count", len(lost), _("messages the subscriber never received")),
+        ("zero_returns", zero, _("PUBLISH calls that returned 0")),
+        ("counted_but_lost", counted, _("lost messages whose PUBLISH returned 1 or more")),
     ]:
-        got = answers.get(name, "question 4")
+        got = answers.get(name, _("question 4"))
         expect(
             same(got, want),
-            f"{name} == {want} ({meaning}), from your own published and received",
+            _("{name} == {want} ({meaning}), from your own published and received").format(
+                name=name, want=want, meaning=meaning
+            ),
             f"{name} = {show(got)}",
-            "Compute it from the lists in a cell, do not type the number in.",
+            _("Compute it from the lists in a cell, do not type the number in."),
         )
-    fraction = answers.get("loss_fraction", "question 4")
+    fraction = answers.get("loss_fraction", _("question 4"))
     expect(
         is_number(fraction) and math.isclose(fraction, len(lost) / count, abs_tol=1e-3),
         f"loss_fraction ≈ {len(lost) / count:.4f} (lost_count / COUNT)",
         f"loss_fraction = {show(fraction)}",
-        "A fraction between 0 and 1, not a percentage.",
+        _("A fraction between 0 and 1, not a percentage."),
     )
 
 
 @question(LOSS, "q5")
 def _loss_explain(answers: Answers) -> None:
-    why = answers.get("why", "question 5")
+    why = answers.get("why", _("question 5"))
     expect(
         type(why) is str and why.strip().lower() == "b",
-        "the letter of the explanation that fits your data",
+        _("the letter of the explanation that fits your data"),
         f"why = {show(why)}",
-        "Compare zero_returns and lost_count: what did Redis do with a message "
-        "published while nobody was subscribed?",
+        _(
+            "Compare zero_returns and lost_count: what did Redis do with a message "
+            "published while nobody was subscribed?"
+        ),
     )
-    count, _, received = _experiment(answers)
-    rate = answers.get("RATE", "question 1")
-    away = answers.get("AWAY_SECONDS", "question 1")
-    guess = answers.get("lost_if_away_twice", "question 5")
+    count, _published, received = _experiment(answers)
+    rate = answers.get("RATE", _("question 1"))
+    away = answers.get("AWAY_SECONDS", _("question 1"))
+    guess = answers.get("lost_if_away_twice", _("question 5"))
     measured = len(_lost(count, received))
     after = count - count // 3  # the subscriber leaves at message COUNT // 3
     model = min(2 * rate * away, after)
     expect(
         _near(guess, model) or _near(guess, min(2 * measured, after)),
-        f"about {model:g}: twice RATE × AWAY_SECONDS = {2 * rate * away:g}, but no more than "
-        f"the {after} messages published after the subscriber left, within 20%",
+        _(
+            "about {model:g}: twice RATE × AWAY_SECONDS = {twice:g}, but no more than "
+            "the {after} messages published after the subscriber left, within 20%"
+        ).format(model=model, twice=2 * rate * away, after=after),
         f"lost_if_away_twice = {show(guess)}",
-        "At a steady rate the loss grows with the time away, until the subscriber has "
-        "missed everything published after it left (at message COUNT // 3).",
+        _(
+            "At a steady rate the loss grows with the time away, until the subscriber has "
+            "missed everything published after it left (at message COUNT // 3)."
+        ),
     )

@@ -19,6 +19,7 @@ from typing import Any
 from helpers import pubsub, redis_server
 from helpers.checks import catalog, tools
 from helpers.grading.contract import GRADING_ENV
+from helpers.language import _
 
 NBGRADER_ENV = "NBGRADER_EXECUTION"  # "autograde" or "validate" while nbgrader runs a notebook
 
@@ -53,14 +54,20 @@ class Result:
         return self.points if self.passed else 0.0
 
     def __str__(self) -> str:
-        score = f"{self.earned:g}/{self.points:g} points"
+        score = _("{earned:g}/{points:g} points").format(earned=self.earned, points=self.points)
         if self.passed:
-            return f"✅ {self.question} · {self.title}: passed ({score})"
-        lines = [f"❌ {self.question} · {self.title}: not yet ({score})"]
-        lines.append(f"   expected:  {self.expected}")
-        lines.append(f"   your code: {self.got}")
+            return _("✅ {question} · {title}: passed ({score})").format(
+                question=self.question, title=self.title, score=score
+            )
+        lines = [
+            _("❌ {question} · {title}: not yet ({score})").format(
+                question=self.question, title=self.title, score=score
+            )
+        ]
+        lines.append(_("   expected:  {expected}").format(expected=self.expected))
+        lines.append(_("   your code: {got}").format(got=self.got))
         if self.hint:
-            lines.append(f"   hint:      {self.hint}")
+            lines.append(_("   hint:      {hint}").format(hint=self.hint))
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -125,17 +132,23 @@ class Answers:
         defined, value = self.lookup(name)
         if not defined:
             raise Mismatch(
-                f"`{name}`, defined in {where}",
-                f"`{name}` is not defined in this kernel",
-                f"Run the cell of {where} first. After a kernel restart, run the cells "
-                "above again (Run → Run All Above Selected Cell).",
+                _("`{name}`, defined in {where}").format(name=name, where=where),
+                _("`{name}` is not defined in this kernel").format(name=name),
+                _(
+                    "Run the cell of {where} first. After a kernel restart, run the cells "
+                    "above again (Run → Run All Above Selected Cell)."
+                ).format(where=where),
             )
         if value is None or value is ... or getattr(value, "remote_type", "") == "ellipsis":
             raise Mismatch(
-                f"`{name}` set by your code in {where}",
-                f"`{name}` is still {'None' if value is None else '...'}",
-                f"Replace the `# YOUR CODE HERE` line of {where} with your answer, run it, "
-                "then this check again.",
+                _("`{name}` set by your code in {where}").format(name=name, where=where),
+                _("`{name}` is still {value}").format(
+                    name=name, value="None" if value is None else "..."
+                ),
+                _(
+                    "Replace the `# YOUR CODE HERE` line of {where} with your answer, run it, "
+                    "then this check again."
+                ).format(where=where),
             )
         return value
 
@@ -144,25 +157,35 @@ class Answers:
         outcome = self.invoke(function, args, kwargs)
         if "timeout" in outcome:
             raise Mismatch(
-                f"{label} to return within {outcome['timeout']:g} s",
-                "it was still running",
-                "Look for a loop that never ends, or a blocking read such as listen() "
-                "without a timeout. It is still running in the background: restart the "
-                "kernel (Kernel → Restart) once you have fixed it.",
+                _("{label} to return within {seconds:g} s").format(
+                    label=label, seconds=outcome["timeout"]
+                ),
+                _("it was still running"),
+                _(
+                    "Look for a loop that never ends, or a blocking read such as listen() "
+                    "without a timeout. It is still running in the background: restart the "
+                    "kernel (Kernel → Restart) once you have fixed it."
+                ),
             )
         raised = outcome.get("raised")
         if raised and raised.get("type") == "NotImplementedError":
             raise Mismatch(
-                f"{label} to run your code",
-                "it raised NotImplementedError: the answer is still the prompt",
-                "Replace `# YOUR CODE HERE` and the `raise NotImplementedError()` line "
-                "with your code, run that cell, then this check again.",
+                _("{label} to run your code").format(label=label),
+                _("it raised NotImplementedError: the answer is still the prompt"),
+                _(
+                    "Replace `# YOUR CODE HERE` and the `raise NotImplementedError()` line "
+                    "with your code, run that cell, then this check again."
+                ),
             )
         if raised:
             raise Mismatch(
-                f"{label} to work",
-                f"it raised {raised.get('type')}: {raised.get('message')}",
-                f"Call {label} in a cell of your own to see the whole traceback.",
+                _("{label} to work").format(label=label),
+                _("it raised {kind}: {message}").format(
+                    kind=raised.get("type"), message=raised.get("message")
+                ),
+                _("Call {label} in a cell of your own to see the whole traceback.").format(
+                    label=label
+                ),
             )
         return outcome.get("value")
 
@@ -220,10 +243,16 @@ def run_check(assignment: str, qid: str, namespace: dict[str, Any]) -> Result:
     """Run one check against `namespace` and return its Result (never raises Mismatch)."""
     questions = ASSIGNMENTS.get(assignment)
     if questions is None:
-        raise KeyError(f"no assignment {assignment!r}; there are: {', '.join(ASSIGNMENTS)}")
+        raise KeyError(
+            _("no assignment {assignment!r}; there are: {names}").format(
+                assignment=assignment, names=", ".join(ASSIGNMENTS)
+            )
+        )
     if qid not in questions:
         raise KeyError(
-            f"no question {qid!r} in {assignment}; the questions are: {', '.join(questions)}"
+            _("no question {qid!r} in {assignment}; the questions are: {names}").format(
+                qid=qid, assignment=assignment, names=", ".join(questions)
+            )
         )
     item = questions[qid]
     answers = Answers(namespace)
@@ -254,7 +283,11 @@ class Summary:
         lines = [str(result) for result in self.results]
         earned = sum(result.earned for result in self.results)
         possible = sum(result.points for result in self.results)
-        lines.append(f"Score so far: {earned:g} / {possible:g} (before hidden tests)")
+        lines.append(
+            _("Score so far: {earned:g} / {possible:g} (before hidden tests)").format(
+                earned=earned, possible=possible
+            )
+        )
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -266,7 +299,11 @@ class Summary:
 def assignment(name: str) -> tuple[Callable[[str], Result], Callable[[], Summary]]:
     """The `check` and `check_all` functions for the assignment notebook `name`."""
     if name not in ASSIGNMENTS:
-        raise KeyError(f"no assignment {name!r}; there are: {', '.join(ASSIGNMENTS)}")
+        raise KeyError(
+            _("no assignment {assignment!r}; there are: {names}").format(
+                assignment=name, names=", ".join(ASSIGNMENTS)
+            )
+        )
 
     def check(qid: str) -> Result:
         """Check question `qid` against what this notebook has defined so far."""

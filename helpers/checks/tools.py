@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from helpers.language import _
+
 CALL_TIMEOUT = 5.0  # seconds a call into the learner's code may take, in the kernel and the judge
 rng = random.SystemRandom()  # inputs drawn per run: not reproducible from a seed
 PLAIN = (type(None), bool, int, float, str, bytes)
@@ -80,7 +82,8 @@ def show(value: Any, limit: int = SHOW_LIMIT) -> str:
 def describe(value: Any) -> str:
     """What a value that is not plain data is, without running any of its code."""
     name = getattr(value, "remote_type", None) or type(value).__name__
-    return f"a {name} object (not plain data: a str, int, float, bool, list, dict or None)"
+    text = _("a {name} object (not plain data: a str, int, float, bool, list, dict or None)")
+    return text.format(name=name)
 
 
 def random_text(length: int = 12) -> str:
