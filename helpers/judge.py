@@ -17,6 +17,7 @@ from typing import Any
 from helpers import assignments, checks
 from helpers.checks import Mismatch
 from helpers.checks.tools import LearnerError
+from helpers.language import _
 from helpers.remote import KernelLost, RemoteAnswers
 
 
@@ -120,7 +121,10 @@ def judge_cell(
 
 
 def _mismatch(failed: Mismatch) -> str:
-    lines = [f"expected:  {failed.expected}", f"your code: {failed.got}"]
+    lines = [
+        _("   expected:  {expected}").format(expected=failed.expected).lstrip(),
+        _("   your code: {got}").format(got=failed.got).lstrip(),
+    ]
     if failed.hint:
-        lines.append(f"hint:      {failed.hint}")
+        lines.append(_("   hint:      {hint}").format(hint=failed.hint).lstrip())
     return "\n".join(lines)

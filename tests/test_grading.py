@@ -149,12 +149,12 @@ def no_cells():
     return nb
 
 
-def vietnamese_solved():
-    """The Vietnamese student copy with every answer filled in, as a learner of that edition
+def vietnamese_half_right():
+    """The Vietnamese student copy with half_right()'s answers, as a learner of that edition
     hands it in: Vietnamese prose around the same code cells, `language: vi` in its metadata."""
     nb = nbformat.read(assignments.RELEASE_DIR / "vi" / f"{CHAT}.ipynb", as_version=4)
     answers = {
-        assignments.grade_id(c): c.source for c in solved().cells if assignments.is_solution(c)
+        assignments.grade_id(c): c.source for c in half_right().cells if assignments.is_solution(c)
     }
     for item in nb.cells:
         if assignments.grade_id(item) in answers:
@@ -164,7 +164,7 @@ def vietnamese_solved():
 
 CASES = {
     # student: (notebook or raw text, expected points per question of a1)
-    "vietnamese": (vietnamese_solved, {"q1": 1, "q2": 3, "q3": 2, "q4": 2}),
+    "vietnamese": (vietnamese_half_right, {"q1": 1, "q2": 3, "q3": 0, "q4": 0}),
     "full": (solved, {"q1": 1, "q2": 3, "q3": 2, "q4": 2}),
     "blank": (release, {"q1": 0, "q2": 0, "q3": 0, "q4": 0}),
     "half": (half_right, {"q1": 1, "q2": 3, "q3": 0, "q4": 0}),
@@ -231,8 +231,11 @@ def test_other_assignments_solved_score_full_marks(graded: dict) -> None:
 
 
 def test_a_vietnamese_submission_gets_its_feedback_in_vietnamese(graded: dict) -> None:
-    assert "**Điểm: 8 / 8**" in graded["feedback"]["vietnamese"], graded["feedback"]["vietnamese"]
-    assert "**Score: 8 / 8**" in graded["feedback"]["full"]
+    text = graded["feedback"]["vietnamese"]
+    assert "**Điểm: 4 / 8**" in text, text  # the same score as the English copy's
+    assert "**Score: 4 / 8**" in graded["feedback"]["half"]
+    assert "mong đợi:" in text and "expected:" not in text, text  # the judge's texts too
+    assert "expected:" in graded["feedback"]["half"]
 
 
 def test_gradebook_has_a_row_per_question_and_a_total(graded: dict) -> None:

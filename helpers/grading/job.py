@@ -6,6 +6,7 @@ sentence saying why) and the run goes on with the next one.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,8 @@ def _grade(job: Job, report: Report) -> None:
         report.notes.append(problem or job.problem)
     if nb is not None and nb.get("metadata", {}).get("language") == "vi":
         report.language = "vi"  # a copy of the Vietnamese edition gets its feedback in it
+    # The judge builds its texts in this worker process (one per job): in the submission's language.
+    os.environ["COURSE_LANG"] = report.language
     if job.assignment is None:
         report.notes.append(
             "Which assignment this is could not be told from the file: "
