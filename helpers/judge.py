@@ -94,7 +94,9 @@ def judge_cell(
             except Mismatch as failed:
                 return _mismatch(failed)
             except LearnerError as error:
-                return f"Your code raised {error.kind}: {error.message}"
+                return _("Your code raised {kind}: {message}").format(
+                    kind=error.kind, message=error.message
+                )
         hidden = "\n".join(assignments.region_lines(source, assignments.HIDDEN))
         if hidden.strip():
             try:
@@ -102,22 +104,31 @@ def judge_cell(
             except (KernelLost, TimeoutError):
                 raise
             except AssertionError as failed:
-                return f"A hidden test failed: {failed or 'your code did not do what it should'}."
+                reason = str(failed) or _("your code did not do what it should")
+                return _("A hidden test failed: {reason}.").format(reason=reason)
             except Mismatch as failed:
                 return _mismatch(failed)
             except LearnerError as error:
-                return f"A hidden test ran your code and it raised {error.kind}: {error.message}"
+                return _raised_in_hidden_test(error.kind, error.message)
             except Exception as error:  # noqa: BLE001 - a name missing, a wrong type...
-                return f"A hidden test ran your code and it raised {type(error).__name__}: {error}"
+                return _raised_in_hidden_test(type(error).__name__, str(error))
     except KernelLost:
         raise
     except TimeoutError as error:
-        return f"The check did not finish in time ({error})."
+        return _("The check did not finish in time ({error}).").format(error=error)
     except Exception as error:  # noqa: BLE001 - whatever the learner's data did to a check
-        return f"The check could not finish: {type(error).__name__}: {error}"
+        return _("The check could not finish: {kind}: {message}").format(
+            kind=type(error).__name__, message=error
+        )
     finally:
         answers.close()
     return ""
+
+
+def _raised_in_hidden_test(kind: str, message: str) -> str:
+    return _("A hidden test ran your code and it raised {kind}: {message}").format(
+        kind=kind, message=message
+    )
 
 
 def _mismatch(failed: Mismatch) -> str:

@@ -17,8 +17,9 @@ from helpers.grading.gradebook import MESSAGE_LIMIT, Report
 from helpers.grading.rebuild import assemble
 from helpers.grading.scoring import blank_scores, cell_notes, score
 from helpers.grading.submissions import read_submission, source
+from helpers.language import N_, _, translate
 
-NOT_GRADED = "Not graded: see below."
+NOT_GRADED = N_("Not graded: see below.")  # shown in the submission's language, if known
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,8 +52,12 @@ def grade_one(job: Job) -> Report:
         _grade(job, report)
     except Exception as error:  # noqa: BLE001 - one submission must not stop the run
         report.failed = f"{type(error).__name__}: {error}"[:MESSAGE_LIMIT]
-        report.notes.append(f"The grader could not grade this notebook: {report.failed}")
-        report.scores = blank_scores(job.source_dir, job.assignment, NOT_GRADED)
+        # The submission's language if _grade got as far as telling it, else English.
+        note = translate(N_("The grader could not grade this notebook: {error}"), report.language)
+        report.notes.append(note.format(error=report.failed))
+        report.scores = blank_scores(
+            job.source_dir, job.assignment, translate(NOT_GRADED, report.language)
+        )
     report.seconds = time.monotonic() - started
     return report
 
@@ -62,7 +67,9 @@ def stopped(job: Job, why: str) -> Report:
     report = job.report()
     report.failed = f"the grader stopped grading it: {why}"
     report.notes.append(f"The grader could not finish grading this notebook: {why}.")
-    report.scores = blank_scores(job.source_dir, job.assignment, NOT_GRADED)
+    report.scores = blank_scores(
+        job.source_dir, job.assignment, translate(NOT_GRADED, report.language)
+    )
     return report
 
 
@@ -70,7 +77,9 @@ def _grade(job: Job, report: Report) -> None:
     if job.refused:
         report.failed = f"refused: {job.refused}"
         report.notes.append(f"This submission was not graded: {job.refused}.")
-        report.scores = blank_scores(job.source_dir, job.assignment, NOT_GRADED)
+        report.scores = blank_scores(
+            job.source_dir, job.assignment, translate(NOT_GRADED, report.language)
+        )
         return
     nb, problem = read_submission(job.text)
     if problem or job.problem:
@@ -81,8 +90,10 @@ def _grade(job: Job, report: Report) -> None:
     os.environ["COURSE_LANG"] = report.language
     if job.assignment is None:
         report.notes.append(
-            "Which assignment this is could not be told from the file: "
-            "name it after the assignment (for example a1_chat_room.ipynb)."
+            _(
+                "Which assignment this is could not be told from the file: "
+                "name it after the assignment (for example a1_chat_room.ipynb)."
+            )
         )
         return
     original = source(job.source_dir, job.assignment)
@@ -101,8 +112,14 @@ def _grade(job: Job, report: Report) -> None:
         )
     except GraderError as error:
         report.failed = str(error)
-        report.notes.append(f"The grader could not run this notebook (not your fault): {error}")
-        report.scores = blank_scores(job.source_dir, job.assignment, NOT_GRADED)
+        report.notes.append(
+            _("The grader could not run this notebook (not your fault): {error}").format(
+                error=error
+            )
+        )
+        report.scores = blank_scores(
+            job.source_dir, job.assignment, translate(NOT_GRADED, report.language)
+        )
         return
     finally:
         box.close()
@@ -111,7 +128,8 @@ def _grade(job: Job, report: Report) -> None:
     report.flagged = sorted(set(attempts))
     if attempts:
         report.notes.append(
-            "Your notebook tried to reach files or programs the grader keeps private "
-            f"({'; '.join(sorted(set(attempts)))}). This was blocked and is reported to "
-            "your instructor."
+            _(
+                "Your notebook tried to reach files or programs the grader keeps private "
+                "({attempts}). This was blocked and is reported to your instructor."
+            ).format(attempts="; ".join(sorted(set(attempts))))
         )

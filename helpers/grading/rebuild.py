@@ -12,16 +12,21 @@ import copy
 from typing import Any
 
 from helpers import assignments
+from helpers.language import _
 
 
 def cell_role(cell: Any) -> str:
-    """What a cell of an assignment is, in words for the feedback."""
+    """What a cell of an assignment is, in words for the feedback (in its middle: lower case).
+
+    The notes put it into whole sentences with a {cell} placeholder, so that a
+    translation can place it where its language wants it.
+    """
     gid = assignments.grade_id(cell)
     if assignments.is_test(cell):
-        return f"the check cell of {gid}"
+        return _("the check cell of {gid}").format(gid=gid)
     if assignments.is_solution(cell):
-        return f"your answer cell {gid}"
-    return f"the given cell {gid}"
+        return _("your answer cell {gid}").format(gid=gid)
+    return _("the given cell {gid}").format(gid=gid)
 
 
 def assemble(source: Any, name: str, submission: Any) -> tuple[Any, list[str]]:
@@ -32,7 +37,7 @@ def assemble(source: Any, name: str, submission: Any) -> tuple[Any, list[str]]:
     cells, notes, seen = [], [], set()
     submitted = list(submission.cells) if submission is not None else []
     if submission is not None and not submitted:
-        notes.append("Your notebook has no cells: it was graded as the blank assignment.")
+        notes.append(_("Your notebook has no cells: it was graded as the blank assignment."))
     for index, cell in enumerate(submitted):
         gid = assignments.grade_id(cell)
         if gid not in given:
@@ -43,17 +48,27 @@ def assemble(source: Any, name: str, submission: Any) -> tuple[Any, list[str]]:
         original = given[gid]
         if gid in seen:
             if assignments.is_solution(original):
-                notes.append(f"{cell_role(original)} appears twice: both copies ran, in order.")
+                notes.append(
+                    _("{cell} appears twice: both copies ran, in order.").format(
+                        cell=cell_role(original)
+                    )
+                )
                 cells.append(_as_answer(cell, original))
             elif original.cell_type == "code":
-                notes.append(f"A duplicate of {cell_role(original)} (cell {index}) was left out.")
+                notes.append(
+                    _("A duplicate of {cell} (cell {index}) was left out.").format(
+                        cell=cell_role(original), index=index
+                    )
+                )
             continue
         seen.add(gid)
         if assignments.is_solution(original):
             cells.append(_as_answer(cell, original))
             continue
         if original.cell_type == "code" and cell.get("source") != handed_out[gid].source:
-            notes.append(f"You changed {cell_role(original)}; the original was used.")
+            notes.append(
+                _("You changed {cell}; the original was used.").format(cell=cell_role(original))
+            )
         cells.append(copy.deepcopy(original))
     _restore_missing(source, handed_out, cells, notes, explain=bool(submitted))
     nb = copy.deepcopy(source)
@@ -87,11 +102,10 @@ def _restore_missing(
         position = {assignments.grade_id(cell): i for i, cell in enumerate(cells)}
         if explain and original.cell_type == "code":
             if assignments.is_solution(original):
-                notes.append(f"{cell_role(original)} was missing; the blank prompt was used.")
+                note = _("{cell} was missing; the blank prompt was used.")
             else:
-                notes.append(
-                    f"{cell_role(original)} was missing; the original was put back and run."
-                )
+                note = _("{cell} was missing; the original was put back and run.")
+            notes.append(note.format(cell=cell_role(original)))
 
 
 def feedback_only(cell: Any) -> bool:

@@ -14,6 +14,7 @@ from helpers.grading.execution import CellRun
 from helpers.grading.gradebook import Score
 from helpers.grading.rebuild import cell_role
 from helpers.grading.submissions import source
+from helpers.language import _
 
 
 def _explain(run: CellRun) -> str:
@@ -21,8 +22,10 @@ def _explain(run: CellRun) -> str:
     if run.status == "failed":
         return run.detail
     if run.status in ("hung", "died"):
-        return f"The check {run.detail}."
-    return f"The check cell {run.detail}." if run.detail else "The check cell was not run."
+        return _("The check {detail}.").format(detail=run.detail)
+    if run.detail:
+        return _("The check cell {detail}.").format(detail=run.detail)
+    return _("The check cell was not run.")
 
 
 def score(source_nb: Any, nb: Any, runs: list[CellRun]) -> list[Score]:
@@ -64,9 +67,14 @@ def cell_notes(nb: Any, runs: list[CellRun]) -> list[str]:
     for index, (cell, run) in enumerate(zip(nb.cells, runs, strict=True)):
         if cell.cell_type != "code" or assignments.is_test(cell) or run.status in ("ok", "not run"):
             continue
-        what = cell_role(cell) if assignments.grade_id(cell) else f"a cell you added (cell {index})"
+        what = (
+            cell_role(cell)
+            if assignments.grade_id(cell)
+            else _("a cell you added (cell {index})").format(index=index)
+        )
         if run.status == "error":
-            notes.append(f"{what[0].upper()}{what[1:]} raised {run.detail}")
+            note = _("{cell} raised {detail}").format(cell=what, detail=run.detail)
         else:
-            notes.append(f"{what[0].upper()}{what[1:]}: {run.detail}.")
+            note = f"{what}: {run.detail}."
+        notes.append(note[0].upper() + note[1:])
     return notes
