@@ -12,6 +12,19 @@
 
 from __future__ import annotations
 
+# What `helpers.experiments` offers from this module (its __init__ imports them all).
+__all__ = [
+    "Progress",
+    "Server",
+    "buffer_limit",
+    "clock_cost",
+    "message",
+    "paced",
+    "pacing_drift",
+    "parse",
+    "unique_name",
+]
+
 import contextlib
 import functools
 import gc
@@ -28,19 +41,6 @@ from helpers import pubsub
 from helpers.background import Worker
 from helpers.language import _
 from helpers.redis_server import EmbeddedRedis
-
-# What `helpers.experiments` offers from this module (its __init__ imports them all).
-__all__ = [
-    "Progress",
-    "Server",
-    "buffer_limit",
-    "clock_cost",
-    "message",
-    "paced",
-    "pacing_drift",
-    "parse",
-    "unique_name",
-]
 
 Progress = Callable[[float], None] | None
 Server = EmbeddedRedis | str

@@ -6,6 +6,16 @@ Each sample is receive time minus the send time carried in the message, both fro
 
 from __future__ import annotations
 
+# What `helpers.experiments` offers from this module (its __init__ imports them all).
+__all__ = [
+    "call_latency",
+    "payload_sweep",
+    "ping_latency",
+    "pubsub_latency",
+    "rate_sweep",
+    "stream_latency",
+]
+
 import time
 from collections.abc import Callable
 
@@ -25,16 +35,6 @@ from helpers.experiments.harness import (
 from helpers.experiments.results import LatencyResult
 from helpers.experiments.stream_reader import StreamReader
 from helpers.language import N_, _
-
-# What `helpers.experiments` offers from this module (its __init__ imports them all).
-__all__ = [
-    "call_latency",
-    "payload_sweep",
-    "ping_latency",
-    "pubsub_latency",
-    "rate_sweep",
-    "stream_latency",
-]
 
 
 @steady

@@ -6,6 +6,14 @@ arrival, and the events of the run, all timestamped for the timeline.
 
 from __future__ import annotations
 
+# What `helpers.experiments` offers from this module (its __init__ imports them all).
+__all__ = [
+    "late_subscriber",
+    "redis_restart",
+    "slow_consumer",
+    "subscriber_away",
+]
+
 import time
 
 import redis
@@ -30,14 +38,6 @@ from helpers.experiments.harness import (
 from helpers.experiments.results import Arrival, LossResult, Published
 from helpers.language import _
 from helpers.redis_server import EmbeddedRedis
-
-# What `helpers.experiments` offers from this module (its __init__ imports them all).
-__all__ = [
-    "late_subscriber",
-    "redis_restart",
-    "slow_consumer",
-    "subscriber_away",
-]
 
 
 def _publish(client: redis.Redis, channel: str, seq: int, payload: int) -> Published:

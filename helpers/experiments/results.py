@@ -7,11 +7,6 @@ functions on sequence numbers, so assignment 3's checks use the very same defini
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-
-from helpers.language import N_, _
-
 # What `helpers.experiments` offers from this module (its __init__ imports them all).
 __all__ = [
     "Arrival",
@@ -21,6 +16,11 @@ __all__ = [
     "gaps",
     "lost",
 ]
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from helpers.language import N_, _
 
 
 def lost(sent: Iterable[int], received: Iterable[int]) -> list[int]:

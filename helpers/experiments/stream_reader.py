@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# What `helpers.experiments` offers from this module (its __init__ imports them all).
+__all__ = ["StreamReader"]
+
 import time
 
 import redis
@@ -12,9 +15,6 @@ from helpers.background import Worker
 from helpers.experiments.harness import Progress, Server, parse, url_of
 from helpers.experiments.results import Arrival
 from helpers.language import _
-
-# What `helpers.experiments` offers from this module (its __init__ imports them all).
-__all__ = ["StreamReader"]
 
 
 class StreamReader(Worker):

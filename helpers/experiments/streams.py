@@ -6,6 +6,15 @@ is a `LossResult` with transport "stream", to set beside its pub/sub twin.
 
 from __future__ import annotations
 
+# What `helpers.experiments` offers from this module (its __init__ imports them all).
+__all__ = [
+    "stream_consumer_away",
+    "stream_late_consumer",
+    "stream_restart",
+    "stream_slow_consumer",
+    "stream_trimmed",
+]
+
 import contextlib
 import time
 from collections import deque
@@ -29,15 +38,6 @@ from helpers.experiments.results import LossResult, Published
 from helpers.experiments.stream_reader import StreamReader
 from helpers.language import _
 from helpers.redis_server import EmbeddedRedis
-
-# What `helpers.experiments` offers from this module (its __init__ imports them all).
-__all__ = [
-    "stream_consumer_away",
-    "stream_late_consumer",
-    "stream_restart",
-    "stream_slow_consumer",
-    "stream_trimmed",
-]
 
 
 def _xadd(
