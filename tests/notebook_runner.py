@@ -14,6 +14,7 @@ import importlib
 import inspect
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from helpers import background as _background, redis_server as _redis_server
 _children = []
 for _task in _Path(f"/proc/{_os.getpid()}/task").glob("*"):
     _children += (_task / "children").read_text().split()
-print(_json.dumps({
+_Path(ANSWER_FILE).write_text(_json.dumps({
     # pyzmq starts its GarbageCollectorThread the first time the kernel sends an output
     # over 64 KiB (a figure): kernel machinery, not something the notebook left running.
     "threads": {str(t.ident): t.name for t in _threading.enumerate()
@@ -134,11 +135,18 @@ def figure_functions() -> frozenset[str]:
 
 
 def probe(client: NotebookClient, nb) -> dict:
-    cell = nbformat.v4.new_code_cell(PROBE)
-    nb.cells.append(cell)
-    client.execute_cell(cell, len(nb.cells) - 1)
-    nb.cells.pop()
-    return json.loads(cell.outputs[-1]["text"].strip().splitlines()[-1])
+    """What the kernel is running now. The answer comes back in a file, not as the cell's
+    printed output: on a loaded machine a kernel's last output can miss the cell's end."""
+    with tempfile.TemporaryDirectory() as folder:
+        answer = Path(folder) / "probe.json"
+        cell = nbformat.v4.new_code_cell(PROBE.replace("ANSWER_FILE", repr(str(answer))))
+        nb.cells.append(cell)
+        try:
+            client.execute_cell(cell, len(nb.cells) - 1)
+        finally:
+            nb.cells.pop()
+        assert answer.exists(), f"the probe cell did not answer: {cell.outputs}"
+        return json.loads(answer.read_text())
 
 
 @dataclass
