@@ -102,22 +102,6 @@ def drain(subscription: redis.client.PubSub) -> int:
     return dropped
 
 
-def wait_for_subscribers(
-    client: redis.Redis, channel_name: str, count: int, timeout: float = 5.0
-) -> int:
-    """Poll PUBSUB NUMSUB until `channel_name` has at least `count` subscribers."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = client.pubsub_numsub(channel_name)[0][1]
-        if found >= count:
-            return found
-        if time.monotonic() > deadline:
-            raise TimeoutError(
-                f"{channel_name!r} has {found} subscribers, expected {count} within {timeout} s"
-            )
-        time.sleep(0.005)
-
-
 @dataclass(frozen=True)
 class Received:
     """One message as a subscriber saw it, with when it arrived."""

@@ -49,40 +49,35 @@ def mangled():
     return nb
 
 
-def test_repair_notes_in_english_read_as_before(lang) -> None:
-    lang("en")
-    nb = mangled()
-    twice = nb.cells.index(cell(nb, "q1")) + 2
-    _built, notes = rebuild.assemble(source(), CHAT, nb)
-    assert notes == [
+REPAIR_NOTES = {
+    "en": [
         "You changed the given cell setup; the original was used.",
         "your answer cell q1_answer appears twice: both copies ran, in order.",
-        f"A duplicate of the check cell of q1 (cell {twice}) was left out.",
+        "A duplicate of the check cell of q1 (cell {twice}) was left out.",
         "the check cell of q3 was missing; the original was put back and run.",
         "your answer cell q4_answer was missing; the blank prompt was used.",
-    ]
-    empty = nbformat.v4.new_notebook()
-    assert rebuild.assemble(source(), CHAT, empty)[1] == [
-        "Your notebook has no cells: it was graded as the blank assignment."
-    ]
-
-
-def test_repair_notes_of_the_vietnamese_edition_read_vietnamese(lang) -> None:
-    lang("vi")
-    nb = mangled()
-    twice = nb.cells.index(cell(nb, "q1")) + 2
-    _built, notes = rebuild.assemble(source(), CHAT, nb)
-    assert notes == [
+        "Your notebook has no cells: it was graded as the blank assignment.",
+    ],
+    "vi": [
         "Bạn đã sửa ô cho sẵn setup; ô gốc đã được dùng thay.",
         "Có hai bản ô trả lời q1_answer của bạn: cả hai bản đều đã chạy, theo thứ tự.",
-        f"Một bản lặp của ô kiểm tra của q1 (ô {twice}) đã bị bỏ qua.",
+        "Một bản lặp của ô kiểm tra của q1 (ô {twice}) đã bị bỏ qua.",
         "Thiếu ô kiểm tra của q3; ô gốc đã được đặt lại và chạy.",
         "Thiếu ô trả lời q4_answer của bạn; đã dùng ô đề bài để trống thay vào.",
-    ]
-    empty = nbformat.v4.new_notebook()
-    assert rebuild.assemble(source(), CHAT, empty)[1] == [
-        "Notebook của bạn không có ô nào: bài được chấm như bài tập để trống."
-    ]
+        "Notebook của bạn không có ô nào: bài được chấm như bài tập để trống.",
+    ],
+}
+
+
+@pytest.mark.parametrize("code", REPAIR_NOTES)
+def test_repair_notes_read_in_the_submissions_language(lang, code: str) -> None:
+    """English exactly as before; Vietnamese for a copy of the Vietnamese edition."""
+    lang(code)
+    nb = mangled()
+    twice = nb.cells.index(cell(nb, "q1")) + 2
+    *repairs, blank = [note.format(twice=twice) for note in REPAIR_NOTES[code]]
+    assert rebuild.assemble(source(), CHAT, nb)[1] == repairs
+    assert rebuild.assemble(source(), CHAT, nbformat.v4.new_notebook())[1] == [blank]
 
 
 def failed_cells():
@@ -99,14 +94,28 @@ def failed_cells():
     return nb, runs
 
 
-def test_cell_notes_and_reasons_in_english_read_as_before(lang) -> None:
-    lang("en")
-    nb, runs = failed_cells()
-    assert scoring.cell_notes(nb, runs) == [
+CELL_NOTES = {
+    "en": [
         "A cell you added (cell 0): it did not finish within 20 s and was interrupted.",
         "The given cell setup raised ValueError: no",
         "Your answer cell q2_answer raised SyntaxError: '(' was never closed",
-    ]
+    ],
+    "vi": [
+        "Một ô bạn tự thêm (ô 0): it did not finish within 20 s and was interrupted.",
+        "Ô cho sẵn setup ném ra ValueError: no",
+        "Ô trả lời q2_answer của bạn ném ra SyntaxError: '(' was never closed",
+    ],
+}
+
+
+@pytest.mark.parametrize("code", CELL_NOTES)
+def test_cell_notes_read_in_the_submissions_language(lang, code: str) -> None:
+    lang(code)
+    assert scoring.cell_notes(*failed_cells()) == CELL_NOTES[code]
+
+
+def test_check_reasons_in_english_read_as_before(lang) -> None:
+    lang("en")
     assert scoring._explain(CellRun("died", "your code stopped the kernel")) == (
         "The check your code stopped the kernel."
     )
@@ -119,14 +128,8 @@ def test_cell_notes_and_reasons_in_english_read_as_before(lang) -> None:
     )
 
 
-def test_cell_notes_and_reasons_of_the_vietnamese_edition_read_vietnamese(lang) -> None:
+def test_check_reasons_of_the_vietnamese_edition_read_vietnamese(lang) -> None:
     lang("vi")
-    nb, runs = failed_cells()
-    assert scoring.cell_notes(nb, runs) == [
-        "Một ô bạn tự thêm (ô 0): it did not finish within 20 s and was interrupted.",
-        "Ô cho sẵn setup ném ra ValueError: no",
-        "Ô trả lời q2_answer của bạn ném ra SyntaxError: '(' was never closed",
-    ]
     assert scoring._explain(CellRun("died", "x")) == "Bài kiểm tra: x."
     assert scoring._explain(CellRun("not run", "x")) == "Ô kiểm tra: x."
     assert scoring._explain(CellRun()) == "Ô kiểm tra chưa được chạy."

@@ -201,12 +201,6 @@ class Cluster:
     def live_nodes(self) -> list[Node]:
         return [node for node in self.nodes if node.alive()]
 
-    def node_at(self, port: int) -> Node:
-        for node in self.nodes:
-            if node.port == port:
-                return node
-        raise KeyError(f"no node of {self.name} on port {port}")
-
     def shards(self) -> list[Shard]:
         """Slot ranges with their master and replicas, as a live node sees them right now.
 

@@ -148,8 +148,10 @@ def url_of(server: Server) -> str:
     if isinstance(server, str):
         return server
     raise TypeError(
-        f"server must be a Redis URL (e.g. REDIS_URL) or redis_server.embedded(), "
-        f"not {type(server).__name__}: an experiment opens its own connections"
+        _(
+            "server must be a Redis URL (e.g. REDIS_URL) or redis_server.embedded(), "
+            "not {kind}: an experiment opens its own connections"
+        ).format(kind=type(server).__name__)
     )
 
 
